@@ -1,0 +1,303 @@
+package duckdb
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"net/netip"
+	"sync"
+	"time"
+
+	duck "github.com/duckdb/duckdb-go/v2"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/seshatsec/seshat/internal/model"
+	"github.com/seshatsec/seshat/internal/store"
+)
+
+// op is one unit of work for the writer: rows to append, or a statement to
+// run (updates, key changes). done receives the outcome once it is committed.
+type op struct {
+	rows       []store.Row
+	discovered []model.Field
+	exec       func(ctx context.Context, conn *sql.Conn) error
+	done       chan error
+}
+
+// writer owns the only connection that writes. It takes row batches from
+// many requests, appends them together through DuckDB's Appender and commits
+// once (group commit), then acknowledges every request in the group: a
+// request is answered only after its rows are in the fsynced WAL.
+type writer struct {
+	cfg      Config
+	reg      *model.Registry
+	conn     *sql.Conn
+	appender *duck.Appender
+	queue    chan op
+	stopped  chan struct{}
+
+	mu     sync.RWMutex
+	closed bool
+
+	known map[string]bool // tenant + "\x00" + field: discovered fields already recorded
+
+	batchRows    prometheus.Histogram
+	commitTime   prometheus.Histogram
+	rowsWritten  prometheus.Counter
+	commitErrors prometheus.Counter
+	queueDepth   prometheus.GaugeFunc
+}
+
+func newWriter(ctx context.Context, db *sql.DB, cfg Config, reg *model.Registry, metrics prometheus.Registerer) (*writer, error) {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("cannot open writer connection: %w", err)
+	}
+	w := &writer{
+		cfg: cfg, reg: reg, conn: conn,
+		queue:   make(chan op, cfg.QueueBatches),
+		stopped: make(chan struct{}),
+		known:   map[string]bool{},
+		batchRows: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "seshat_store_commit_rows", Help: "Rows per group commit.",
+			Buckets: prometheus.ExponentialBuckets(1, 4, 10),
+		}),
+		commitTime: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "seshat_store_commit_seconds", Help: "Time to append and commit one group.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
+		}),
+		rowsWritten:  prometheus.NewCounter(prometheus.CounterOpts{Name: "seshat_store_rows_written_total", Help: "Session rows committed."}),
+		commitErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "seshat_store_commit_errors_total", Help: "Group commits that failed."}),
+	}
+	w.queueDepth = prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "seshat_store_queue_depth", Help: "Write operations waiting for the writer."},
+		func() float64 { return float64(len(w.queue)) })
+	if metrics != nil {
+		for _, c := range []prometheus.Collector{w.batchRows, w.commitTime, w.rowsWritten, w.commitErrors, w.queueDepth} {
+			if err := metrics.Register(c); err != nil {
+				return nil, fmt.Errorf("cannot register store metrics: %w", err)
+			}
+		}
+	}
+	if err := w.openAppender(); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	go w.run()
+	return w, nil
+}
+
+func (w *writer) openAppender() error {
+	return w.conn.Raw(func(dc any) error {
+		a, err := duck.NewAppenderFromConn(dc.(driver.Conn), "", "sessions")
+		if err != nil {
+			return fmt.Errorf("cannot create appender: %w", err)
+		}
+		w.appender = a
+		return nil
+	})
+}
+
+// submit queues an op and waits for its outcome. It fails fast with
+// ErrClosed once the writer stops taking work.
+func (w *writer) submit(ctx context.Context, o op) error {
+	o.done = make(chan error, 1)
+	w.mu.RLock()
+	if w.closed {
+		w.mu.RUnlock()
+		return store.ErrClosed
+	}
+	select {
+	case w.queue <- o:
+		w.mu.RUnlock()
+	case <-ctx.Done():
+		w.mu.RUnlock()
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return store.ErrBusy
+		}
+		return fmt.Errorf("cannot queue write: %w", ctx.Err())
+	}
+	// Once queued, the op is committed or failed by the writer whatever the
+	// caller does; waiting for it keeps "acknowledged" meaning "durable".
+	return <-o.done
+}
+
+func (w *writer) ready() error {
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	if w.closed {
+		return store.ErrClosed
+	}
+	if len(w.queue) == cap(w.queue) {
+		return errors.New("writer queue is full")
+	}
+	return nil
+}
+
+// close stops intake and waits until everything queued is committed.
+func (w *writer) close() error {
+	w.mu.Lock()
+	if !w.closed {
+		w.closed = true
+		close(w.queue)
+	}
+	w.mu.Unlock()
+	<-w.stopped
+	var err error
+	if w.appender != nil {
+		err = w.appender.Close()
+	}
+	return errors.Join(err, w.conn.Close())
+}
+
+func (w *writer) run() {
+	defer close(w.stopped)
+	for o := range w.queue {
+		if o.exec != nil {
+			o.done <- w.exec(o)
+			continue
+		}
+		group := []op{o}
+		n := len(o.rows)
+		// Take whatever else is already waiting, up to the batch bound, so
+		// concurrent uploads share one commit (and one fsync).
+	gather:
+		for n < w.cfg.MaxBatchRows {
+			select {
+			case next, ok := <-w.queue:
+				if !ok {
+					break gather
+				}
+				if next.exec != nil {
+					err := w.commitRows(group)
+					for _, g := range group {
+						g.done <- err
+					}
+					group = nil
+					next.done <- w.exec(next)
+					break gather
+				}
+				group = append(group, next)
+				n += len(next.rows)
+			default:
+				break gather
+			}
+		}
+		if len(group) > 0 {
+			err := w.commitRows(group)
+			for _, g := range group {
+				g.done <- err
+			}
+		}
+	}
+}
+
+func (w *writer) exec(o op) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	return o.exec(ctx, w.conn)
+}
+
+// commitRows appends every row of the group and commits them in one flush.
+// On failure nothing of the group is kept (DuckDB invalidates the appended
+// data) and every request in it gets the error.
+func (w *writer) commitRows(group []op) error {
+	start := time.Now()
+	total := 0
+	for _, g := range group {
+		if err := w.recordDiscovered(g.rows, g.discovered); err != nil {
+			w.commitErrors.Inc()
+			return err
+		}
+	}
+	if w.appender == nil {
+		if err := w.openAppender(); err != nil {
+			w.commitErrors.Inc()
+			return err
+		}
+	}
+	cols := w.reg.Columns()
+	args := make([]driver.Value, 0, 2+len(cols)+2+1)
+	for _, g := range group {
+		for i := range g.rows {
+			args = appendRowValues(args[:0], cols, &g.rows[i])
+			if err := w.appender.AppendRow(args...); err != nil {
+				w.commitErrors.Inc()
+				w.resetAppender()
+				return fmt.Errorf("cannot append session: %w", err)
+			}
+		}
+		total += len(g.rows)
+	}
+	if err := w.appender.Flush(); err != nil {
+		w.commitErrors.Inc()
+		w.resetAppender()
+		return fmt.Errorf("cannot commit sessions: %w", err)
+	}
+	w.batchRows.Observe(float64(total))
+	w.rowsWritten.Add(float64(total))
+	w.commitTime.Observe(time.Since(start).Seconds())
+	return nil
+}
+
+// resetAppender discards a failed appender's rows and starts a fresh one.
+func (w *writer) resetAppender() {
+	w.appender.Clear()
+	w.appender.Close()
+	w.appender = nil
+	if err := w.openAppender(); err != nil {
+		// Without an appender no write can succeed; surface it on every
+		// later commit rather than crash the server.
+		w.appender = nil
+	}
+}
+
+// appendRowValues lays a row out in the sessions table's column order:
+// tenant, id, then the registry's columns (an IP as its two halves), attrs.
+func appendRowValues(args []driver.Value, cols []*model.Field, r *store.Row) []driver.Value {
+	args = append(args, r.Tenant, r.ID)
+	for i, f := range cols {
+		if f.Name == "id" {
+			continue // written first, with the tenant
+		}
+		v := r.Cols[i]
+		if f.Type == model.TypeIP {
+			if a, ok := v.(netip.Addr); ok && a.IsValid() {
+				hi, lo := store.IPParts(a)
+				args = append(args, hi, lo)
+			} else {
+				args = append(args, nil, nil)
+			}
+			continue
+		}
+		args = append(args, v)
+	}
+	if r.Attrs == nil {
+		return append(args, nil)
+	}
+	return append(args, string(r.Attrs))
+}
+
+// recordDiscovered stores fields seen for the first time for a tenant.
+func (w *writer) recordDiscovered(rows []store.Row, fields []model.Field) error {
+	if len(fields) == 0 || len(rows) == 0 {
+		return nil
+	}
+	tenant := rows[0].Tenant
+	now := time.Now().UnixMilli()
+	for _, f := range fields {
+		k := tenant + "\x00" + f.Name
+		if w.known[k] {
+			continue
+		}
+		_, err := w.conn.ExecContext(context.Background(),
+			`INSERT INTO discovered_fields (tenant, name, type, first_seen) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+			tenant, f.Name, string(f.Type), now)
+		if err != nil {
+			return fmt.Errorf("cannot record discovered field %q: %w", f.Name, err)
+		}
+		w.known[k] = true
+	}
+	return nil
+}
