@@ -1,0 +1,92 @@
+// Package app wires Seshat's components together, in one place: store, keys,
+// API server. It starts them in order and stops them in reverse.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/seshatsec/seshat/internal/api"
+	"github.com/seshatsec/seshat/internal/auth"
+	"github.com/seshatsec/seshat/internal/config"
+	"github.com/seshatsec/seshat/internal/model"
+	"github.com/seshatsec/seshat/internal/store/duckdb"
+)
+
+// App is a running server.
+type App struct {
+	cfg    config.Config
+	log    *slog.Logger
+	store  *duckdb.DB
+	server *api.Server
+	// Addr is where the server listens.
+	Addr net.Addr
+	// NewAdminKey is the bootstrap admin key made by this start, if any.
+	NewAdminKey string
+}
+
+// Start opens the data folder and starts serving.
+func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error) {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	db, err := duckdb.Open(ctx, cfg.Data, cfg.DuckDB, model.Default, reg)
+	if err != nil {
+		return nil, err
+	}
+	a := &App{cfg: cfg, log: log, store: db}
+	keys, err := auth.NewKeys(ctx, db, cfg.API.RateLimit)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	if a.NewAdminKey, err = keys.Bootstrap(ctx, cfg.AdminKey); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("cannot make the bootstrap admin key: %w", err)
+	}
+	a.server, err = api.New(cfg.API, api.Deps{Store: db, Keys: keys, Registry: model.Default, Logger: log, Metrics: reg})
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	if a.Addr, err = a.server.Start(cfg.Listen); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+// Stop stops intake (in-flight requests finish), then flushes and closes
+// the store.
+func (a *App) Stop() error {
+	ctx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
+	defer cancel()
+	serr := a.server.Stop(ctx)
+	return errors.Join(serr, a.store.Close())
+}
+
+// Run starts, reports where it listens, waits for ctx to end and stops.
+func Run(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer) error {
+	a, err := Start(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "seshat listening on http://%s (data in %s)\n", a.Addr, cfg.Data)
+	if a.NewAdminKey != "" && cfg.AdminKey == "" {
+		fmt.Fprintf(out, "new admin API key (shown once, keep it safe): %s\n", a.NewAdminKey)
+	}
+	log.Info("started", "listen", a.Addr.String(), "data", cfg.Data)
+	<-ctx.Done()
+	log.Info("stopping")
+	start := time.Now()
+	err = a.Stop()
+	log.Info("stopped", "took", time.Since(start).String(), "err", err)
+	return err
+}

@@ -1,0 +1,731 @@
+// Package ingest decodes what sources send into normalized session rows:
+// Seshat session documents (JSON, as Arkime and GreyNoise write them) here;
+// telemetry formats (AlphaSOC events, Zeek, Suricata EVE) beside it. Every
+// decoder validates at the edge and reports each rejected document under a
+// reason, keeping the rest.
+package ingest
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"math"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/valyala/fastjson"
+
+	"github.com/seshatsec/seshat/internal/model"
+	"github.com/seshatsec/seshat/internal/query"
+	"github.com/seshatsec/seshat/internal/store"
+)
+
+// Limits bound what one document may hold.
+type Limits struct {
+	MaxStringBytes int           `yaml:"max_string_bytes"` // longest string value
+	MaxFields      int           `yaml:"max_fields"`       // most fields in one document
+	MaxDocBytes    int           `yaml:"max_doc_bytes"`    // largest document
+	FutureSkew     time.Duration `yaml:"future_skew"`      // how far past now a timestamp may be
+}
+
+// DefaultLimits are the limits when nothing is configured.
+func DefaultLimits() Limits {
+	return Limits{MaxStringBytes: 8192, MaxFields: 1000, MaxDocBytes: 1 << 20, FutureSkew: time.Hour}
+}
+
+// Rejection reasons, the keys of an upload answer's "rejected" object.
+const (
+	ReasonMalformed   = "malformed JSON"
+	ReasonNotObject   = "not a JSON object"
+	ReasonNoTime      = "missing firstPacket"
+	ReasonBadTime     = "invalid timestamp"
+	ReasonFuture      = "timestamp too far in the future"
+	ReasonBadIP       = "invalid IP address"
+	ReasonRange       = "value out of range"
+	ReasonType        = "wrong type"
+	ReasonLong        = "string too long"
+	ReasonFieldName   = "invalid field name"
+	ReasonTooMany     = "too many fields"
+	ReasonTooLarge    = "document too large"
+	ReasonBadID       = "invalid id"
+	ReasonTimeReverse = "lastPacket before firstPacket"
+)
+
+// DocError is why one document was rejected.
+type DocError struct {
+	Index  int    `json:"index"`  // 0-based position of the document in the body
+	Offset int    `json:"offset"` // byte offset of the document in the (decompressed) body
+	Reason string `json:"reason"`
+	Detail string `json:"message"`
+}
+
+func (e *DocError) Error() string { return e.Detail }
+
+// Result counts what a body held.
+type Result struct {
+	Received int            `json:"received"`
+	Accepted int            `json:"accepted"`
+	Rejected map[string]int `json:"rejected"`
+	// Errors details the first rejected documents (at most MaxErrors).
+	Errors []DocError `json:"errors,omitempty"`
+	// Stopped is set when decoding could not continue past a point (JSON
+	// that cannot be re-synchronised); nothing after Offset was read.
+	Stopped *DocError `json:"stopped,omitempty"`
+}
+
+// MaxErrors bounds the detailed errors one answer carries.
+const MaxErrors = 10
+
+func (r *Result) reject(e *DocError) {
+	if r.Rejected == nil {
+		r.Rejected = map[string]int{}
+	}
+	r.Rejected[e.Reason]++
+	if len(r.Errors) < MaxErrors {
+		r.Errors = append(r.Errors, *e)
+	}
+}
+
+// SessionDecoder turns session documents into rows for one tenant. It is
+// not safe for concurrent use; make one per request.
+type SessionDecoder struct {
+	reg    *model.Registry
+	limits Limits
+	tenant string
+	now    func() time.Time
+	parser fastjson.Parser
+	colIdx map[string]int // canonical name -> index in Row.Cols
+	// Discovered collects unknown field names and their inferred types.
+	Discovered map[string]model.Type
+}
+
+// NewSessionDecoder makes a decoder for tenant's documents.
+func NewSessionDecoder(reg *model.Registry, limits Limits, tenant string) *SessionDecoder {
+	idx := make(map[string]int, len(reg.Columns()))
+	for i, f := range reg.Columns() {
+		idx[f.Name] = i
+	}
+	return &SessionDecoder{reg: reg, limits: limits, tenant: tenant, now: time.Now, colIdx: idx, Discovered: map[string]model.Type{}}
+}
+
+// DiscoveredFields lists the unknown fields seen so far.
+func (d *SessionDecoder) DiscoveredFields() []model.Field {
+	out := make([]model.Field, 0, len(d.Discovered))
+	for n, t := range d.Discovered {
+		out = append(out, model.Field{Name: n, Type: t, Discovered: true})
+	}
+	return out
+}
+
+// Decode reads every document of body (NDJSON, a JSON array, or objects one
+// after another) and calls emit with each valid row. Invalid documents are
+// counted in the result; a document that is not even JSON ends decoding
+// unless the body is newline-delimited, in which case decoding resumes on
+// the next line.
+func (d *SessionDecoder) Decode(body []byte, emit func(store.Row) error) (Result, error) {
+	res := Result{Rejected: map[string]int{}}
+	sc := newScanner(body)
+	for index := 0; ; index++ {
+		start, doc, err := sc.next()
+		if err == errEnd {
+			break
+		}
+		res.Received++
+		if err != nil {
+			e := &DocError{Index: index, Offset: start, Reason: ReasonMalformed, Detail: err.Error()}
+			res.reject(e)
+			if !sc.resync(start) {
+				res.Stopped = e
+				break
+			}
+			continue
+		}
+		if len(doc) > d.limits.MaxDocBytes {
+			res.reject(&DocError{Index: index, Offset: start, Reason: ReasonTooLarge,
+				Detail: fmt.Sprintf("document of %d bytes exceeds the limit of %d", len(doc), d.limits.MaxDocBytes)})
+			continue
+		}
+		v, err := d.parser.ParseBytes(doc)
+		if err != nil {
+			res.reject(&DocError{Index: index, Offset: start, Reason: ReasonMalformed, Detail: "malformed JSON: " + err.Error()})
+			continue
+		}
+		row, derr := d.row(v)
+		if derr != nil {
+			derr.Index, derr.Offset = index, start
+			res.reject(derr)
+			continue
+		}
+		if err := emit(row); err != nil {
+			return res, err
+		}
+		res.Accepted++
+	}
+	return res, nil
+}
+
+// docState is the work area for one document.
+type docState struct {
+	row     store.Row
+	attrs   []byte
+	nfields int
+	hasTime bool
+	ipProto int64
+}
+
+func reject(reason, format string, args ...any) *DocError {
+	return &DocError{Reason: reason, Detail: fmt.Sprintf(format, args...)}
+}
+
+func (d *SessionDecoder) row(v *fastjson.Value) (store.Row, *DocError) {
+	obj, err := v.Object()
+	if err != nil {
+		return store.Row{}, reject(ReasonNotObject, "expected a JSON object, found %s", v.Type())
+	}
+	st := &docState{row: store.Row{Tenant: d.tenant, Cols: make([]any, len(d.colIdx))}, ipProto: -1}
+	st.attrs = append(make([]byte, 0, 256), '{')
+	var derr *DocError
+	obj.Visit(func(k []byte, val *fastjson.Value) {
+		if derr == nil {
+			derr = d.field(st, string(k), val, 0)
+		}
+	})
+	if derr != nil {
+		return store.Row{}, derr
+	}
+	if derr := d.finish(st); derr != nil {
+		return store.Row{}, derr
+	}
+	return st.row, nil
+}
+
+const maxDepth = 16
+
+// field handles one key of the document; nested objects flatten to dotted
+// names ({"source":{"ip":..}} is "source.ip").
+func (d *SessionDecoder) field(st *docState, name string, v *fastjson.Value, depth int) *DocError {
+	if v.Type() == fastjson.TypeObject {
+		if depth >= maxDepth {
+			return reject(ReasonTooMany, "%s: objects nested deeper than %d", name, maxDepth)
+		}
+		o, _ := v.Object()
+		var derr *DocError
+		o.Visit(func(k []byte, sub *fastjson.Value) {
+			if derr == nil {
+				derr = d.field(st, name+"."+string(k), sub, depth+1)
+			}
+		})
+		return derr
+	}
+	if v.Type() == fastjson.TypeNull {
+		return nil
+	}
+	st.nfields++
+	if st.nfields > d.limits.MaxFields {
+		return reject(ReasonTooMany, "more than %d fields", d.limits.MaxFields)
+	}
+	f, known := d.reg.Lookup(name)
+	if !known {
+		return d.unknown(st, name, v)
+	}
+	val, derr := d.convert(f, v)
+	if derr != nil {
+		return derr
+	}
+	switch f.Name {
+	case "id":
+		id := val.(string)
+		if !validID(id) {
+			return reject(ReasonBadID, "id %q: use 1-64 letters, digits, '-', '_', '.' or ':'", truncate(id))
+		}
+		st.row.ID = id
+		return nil
+	case "firstPacket":
+		st.hasTime = true
+	case "ipProtocol":
+		st.ipProto = val.(int64)
+	}
+	if i, ok := d.colIdx[f.Name]; ok {
+		st.row.Cols[i] = val
+		return nil
+	}
+	st.attrs = appendAttr(st.attrs, f.Name, val)
+	return nil
+}
+
+// convert checks a value against its field's type and returns it in the
+// form the store keeps: string, int64 (integers, times in ms), float64,
+// bool, netip.Addr, []string, []int64.
+func (d *SessionDecoder) convert(f *model.Field, v *fastjson.Value) (any, *DocError) {
+	if f.Type.IsList() {
+		var items []*fastjson.Value
+		if v.Type() == fastjson.TypeArray {
+			items, _ = v.Array()
+		} else {
+			items = []*fastjson.Value{v} // a single value is a list of one
+		}
+		switch f.Type.Elem() {
+		case model.TypeInt:
+			out := make([]int64, 0, len(items))
+			for _, it := range items {
+				x, derr := d.scalar(f, model.TypeInt, it)
+				if derr != nil {
+					return nil, derr
+				}
+				out = append(out, x.(int64))
+			}
+			return out, nil
+		default:
+			out := make([]string, 0, len(items))
+			for _, it := range items {
+				x, derr := d.scalar(f, f.Type.Elem(), it)
+				if derr != nil {
+					return nil, derr
+				}
+				if a, ok := x.(netip.Addr); ok {
+					out = append(out, a.String())
+				} else {
+					out = append(out, x.(string))
+				}
+			}
+			return out, nil
+		}
+	}
+	return d.scalar(f, f.Type, v)
+}
+
+func (d *SessionDecoder) scalar(f *model.Field, t model.Type, v *fastjson.Value) (any, *DocError) {
+	switch t {
+	case model.TypeString:
+		var s string
+		switch v.Type() {
+		case fastjson.TypeString:
+			b, _ := v.StringBytes()
+			s = string(b)
+		case fastjson.TypeNumber:
+			s = string(v.MarshalTo(nil)) // ids and codes sent as numbers stay readable
+		default:
+			return nil, reject(ReasonType, "%s: expected a string, found %s", f.Name, v.Type())
+		}
+		if len(s) > d.limits.MaxStringBytes {
+			return nil, reject(ReasonLong, "%s: string of %d bytes exceeds the limit of %d", f.Name, len(s), d.limits.MaxStringBytes)
+		}
+		if !utf8.ValidString(s) {
+			s = strings.ToValidUTF8(s, "\uFFFD")
+		}
+		if f.Name == "network.transport" {
+			s = strings.ToLower(s)
+		}
+		return s, nil
+	case model.TypeInt:
+		n, derr := intValue(f, v)
+		if derr != nil {
+			return nil, derr
+		}
+		if f.Bounded() && (n < f.Min || n > f.Max) {
+			return nil, reject(ReasonRange, "%s: %d is out of range %d-%d", f.Name, n, f.Min, f.Max)
+		}
+		return n, nil
+	case model.TypeFloat:
+		switch v.Type() {
+		case fastjson.TypeNumber:
+			x, err := v.Float64()
+			if err != nil || math.IsNaN(x) || math.IsInf(x, 0) {
+				return nil, reject(ReasonType, "%s: expected a number", f.Name)
+			}
+			return x, nil
+		case fastjson.TypeString:
+			b, _ := v.StringBytes()
+			x, err := strconv.ParseFloat(string(b), 64)
+			if err != nil || math.IsNaN(x) || math.IsInf(x, 0) {
+				return nil, reject(ReasonType, "%s: expected a number, found %q", f.Name, truncate(string(b)))
+			}
+			return x, nil
+		}
+		return nil, reject(ReasonType, "%s: expected a number, found %s", f.Name, v.Type())
+	case model.TypeBool:
+		switch v.Type() {
+		case fastjson.TypeTrue:
+			return true, nil
+		case fastjson.TypeFalse:
+			return false, nil
+		}
+		return nil, reject(ReasonType, "%s: expected true or false, found %s", f.Name, v.Type())
+	case model.TypeIP:
+		if v.Type() != fastjson.TypeString {
+			return nil, reject(ReasonType, "%s: expected an IP address string, found %s", f.Name, v.Type())
+		}
+		b, _ := v.StringBytes()
+		a, err := netip.ParseAddr(string(b))
+		if err != nil {
+			return nil, reject(ReasonBadIP, "%s: %q is not an IP address", f.Name, truncate(string(b)))
+		}
+		return a.Unmap().WithZone(""), nil
+	case model.TypeTime:
+		ms, derr := d.timeValue(f, v)
+		if derr != nil {
+			return nil, derr
+		}
+		return ms, nil
+	}
+	return nil, reject(ReasonType, "%s: unsupported type %s", f.Name, t)
+}
+
+func intValue(f *model.Field, v *fastjson.Value) (int64, *DocError) {
+	switch v.Type() {
+	case fastjson.TypeNumber:
+		n, err := v.Int64()
+		if err != nil {
+			// A float with no fraction (1.0) is an integer; anything else is not.
+			x, ferr := v.Float64()
+			if ferr != nil || x != math.Trunc(x) || math.Abs(x) > 1<<53 {
+				return 0, reject(ReasonType, "%s: expected an integer, found %s", f.Name, v.MarshalTo(nil))
+			}
+			n = int64(x)
+		}
+		return n, nil
+	case fastjson.TypeString:
+		b, _ := v.StringBytes()
+		n, err := strconv.ParseInt(string(b), 10, 64)
+		if err != nil {
+			return 0, reject(ReasonType, "%s: expected an integer, found %q", f.Name, truncate(string(b)))
+		}
+		return n, nil
+	}
+	return 0, reject(ReasonType, "%s: expected an integer, found %s", f.Name, v.Type())
+}
+
+// timeValue reads epoch seconds or milliseconds (number or numeric string)
+// or RFC 3339, and refuses times past now plus the allowed skew.
+func (d *SessionDecoder) timeValue(f *model.Field, v *fastjson.Value) (int64, *DocError) {
+	var text string
+	switch v.Type() {
+	case fastjson.TypeNumber:
+		text = string(v.MarshalTo(nil))
+	case fastjson.TypeString:
+		b, _ := v.StringBytes()
+		text = string(b)
+	default:
+		return 0, reject(ReasonType, "%s: expected a time (RFC 3339 or epoch seconds/milliseconds), found %s", f.Name, v.Type())
+	}
+	ms, err := query.ParseTime(text)
+	if err != nil {
+		return 0, reject(ReasonBadTime, "%s: %q: %v", f.Name, truncate(text), err)
+	}
+	if limit := d.now().Add(d.limits.FutureSkew).UnixMilli(); ms > limit {
+		return 0, reject(ReasonFuture, "%s: %s is more than %s in the future", f.Name, time.UnixMilli(ms).UTC().Format(time.RFC3339), d.limits.FutureSkew)
+	}
+	return ms, nil
+}
+
+// unknown keeps a field the registry does not know, inferring its type.
+func (d *SessionDecoder) unknown(st *docState, name string, v *fastjson.Value) *DocError {
+	if !query.SafeFieldName(name) {
+		return reject(ReasonFieldName, "field name %q: use letters, digits, '_', '.', '@', ':' or '-' (at most 128)", truncate(name))
+	}
+	var t model.Type
+	switch v.Type() {
+	case fastjson.TypeString:
+		b, _ := v.StringBytes()
+		if len(b) > d.limits.MaxStringBytes {
+			return reject(ReasonLong, "%s: string of %d bytes exceeds the limit of %d", name, len(b), d.limits.MaxStringBytes)
+		}
+		t = model.TypeString
+	case fastjson.TypeNumber:
+		t = model.TypeFloat
+		if _, err := v.Int64(); err == nil {
+			t = model.TypeInt
+		}
+	case fastjson.TypeTrue, fastjson.TypeFalse:
+		t = model.TypeBool
+	case fastjson.TypeArray:
+		items, _ := v.Array()
+		t = model.TypeStrings
+		if len(items) > 0 && items[0].Type() == fastjson.TypeNumber {
+			t = model.TypeInts
+		}
+		for _, it := range items {
+			if it.Type() == fastjson.TypeString {
+				b, _ := it.StringBytes()
+				if len(b) > d.limits.MaxStringBytes {
+					return reject(ReasonLong, "%s: string of %d bytes exceeds the limit of %d", name, len(b), d.limits.MaxStringBytes)
+				}
+			}
+		}
+	}
+	if _, seen := d.Discovered[name]; !seen {
+		d.Discovered[name] = t
+	}
+	st.attrs = appendKey(st.attrs, name)
+	st.attrs = v.MarshalTo(st.attrs)
+	return nil
+}
+
+// finish applies document-level rules once every field is read.
+func (d *SessionDecoder) finish(st *docState) *DocError {
+	if !st.hasTime {
+		return reject(ReasonNoTime, "firstPacket is required (RFC 3339 or epoch seconds/milliseconds)")
+	}
+	first := st.row.Cols[d.colIdx["firstPacket"]].(int64)
+	li := d.colIdx["lastPacket"]
+	if st.row.Cols[li] == nil {
+		st.row.Cols[li] = first
+	} else if last := st.row.Cols[li].(int64); last < first {
+		return reject(ReasonTimeReverse, "lastPacket %d is before firstPacket %d", last, first)
+	}
+	ti := d.colIdx["network.transport"]
+	if st.row.Cols[ti] == nil && st.ipProto >= 0 {
+		st.row.Cols[ti] = TransportName(st.ipProto)
+	}
+	si := d.colIdx["session.type"]
+	if st.row.Cols[si] == nil {
+		st.row.Cols[si] = "network"
+	}
+	if st.row.ID == "" {
+		st.row.ID = NewID(first)
+	}
+	if len(st.attrs) > 1 {
+		st.row.Attrs = append(st.attrs, '}')
+	}
+	return nil
+}
+
+// TransportName names an IP protocol number the way network.transport does.
+func TransportName(p int64) string {
+	switch p {
+	case 1:
+		return "icmp"
+	case 6:
+		return "tcp"
+	case 17:
+		return "udp"
+	case 58:
+		return "icmpv6"
+	case 132:
+		return "sctp"
+	case 47:
+		return "gre"
+	case 50:
+		return "esp"
+	case 51:
+		return "ah"
+	}
+	return strconv.FormatInt(p, 10)
+}
+
+func validID(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' || c == ':') {
+			return false
+		}
+	}
+	return true
+}
+
+// NewID makes a session id as Arkime does: the start day, then random bits
+// (96 of them, so collisions are not a concern at any realistic volume).
+func NewID(firstMs int64) string {
+	var b [12]byte
+	rand.Read(b[:])
+	return time.UnixMilli(firstMs).UTC().Format("060102") + "-" + base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+func truncate(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "..."
+	}
+	return s
+}
+
+func appendKey(b []byte, k string) []byte {
+	if len(b) > 1 {
+		b = append(b, ',')
+	}
+	b = append(b, '"')
+	b = append(b, k...) // safe names need no escaping
+	return append(b, '"', ':')
+}
+
+// appendAttr writes a converted value into the attribute document.
+func appendAttr(b []byte, k string, v any) []byte {
+	b = appendKey(b, k)
+	switch x := v.(type) {
+	case string:
+		return appendString(b, x)
+	case int64:
+		return strconv.AppendInt(b, x, 10)
+	case float64:
+		return strconv.AppendFloat(b, x, 'g', -1, 64)
+	case bool:
+		return strconv.AppendBool(b, x)
+	case netip.Addr:
+		return appendString(b, x.String())
+	case []string:
+		b = append(b, '[')
+		for i, s := range x {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendString(b, s)
+		}
+		return append(b, ']')
+	case []int64:
+		b = append(b, '[')
+		for i, n := range x {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = strconv.AppendInt(b, n, 10)
+		}
+		return append(b, ']')
+	}
+	return append(b, "null"...)
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendString writes s as a JSON string (s is valid UTF-8).
+func appendString(b []byte, s string) []byte {
+	b = append(b, '"')
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '"' || c == '\\':
+			b = append(b, '\\', c)
+		case c < 0x20:
+			b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+		default:
+			b = append(b, c)
+		}
+	}
+	return append(b, '"')
+}
+
+// scanner finds the extent of each top-level JSON value in a body, so each
+// document is parsed on its own and one bad document does not cost the rest.
+type scanner struct {
+	b      []byte
+	pos    int
+	inList bool // inside a top-level [ ... ]
+	lined  bool // the body looks newline-delimited: resync on the next line
+}
+
+var errEnd = errors.New("end of input")
+
+func newScanner(b []byte) *scanner {
+	s := &scanner{b: b}
+	s.skipSpace()
+	if s.pos < len(b) && b[s.pos] == '[' {
+		s.inList = true
+		s.pos++
+	}
+	s.lined = bytes.IndexByte(b, '\n') >= 0
+	return s
+}
+
+func (s *scanner) skipSpace() {
+	for s.pos < len(s.b) {
+		switch s.b[s.pos] {
+		case ' ', '\t', '\r', '\n':
+			s.pos++
+		default:
+			return
+		}
+	}
+}
+
+// next returns the next document's offset and bytes.
+func (s *scanner) next() (int, []byte, error) {
+	s.skipSpace()
+	if s.inList {
+		if s.pos < len(s.b) && s.b[s.pos] == ',' {
+			s.pos++
+			s.skipSpace()
+		}
+		if s.pos < len(s.b) && s.b[s.pos] == ']' {
+			s.pos++
+			s.inList = false
+			s.skipSpace()
+			if s.pos < len(s.b) {
+				return s.pos, nil, fmt.Errorf("unexpected data after the closing ] at offset %d", s.pos)
+			}
+			return s.pos, nil, errEnd
+		}
+	}
+	if s.pos >= len(s.b) {
+		if s.inList {
+			return s.pos, nil, fmt.Errorf("unterminated JSON array: missing ]")
+		}
+		return s.pos, nil, errEnd
+	}
+	start := s.pos
+	c := s.b[s.pos]
+	if c != '{' && c != '[' {
+		// A scalar: take it to the next delimiter so the parser reports it.
+		end := start
+		for end < len(s.b) && !bytes.ContainsRune([]byte(" \t\r\n,]"), rune(s.b[end])) {
+			end++
+		}
+		s.pos = end
+		return start, s.b[start:end], nil
+	}
+	depth, inStr, esc := 0, false, false
+	for i := start; i < len(s.b); i++ {
+		ch := s.b[i]
+		if inStr {
+			switch {
+			case esc:
+				esc = false
+			case ch == '\\':
+				esc = true
+			case ch == '"':
+				inStr = false
+			}
+			continue
+		}
+		switch ch {
+		case '"':
+			inStr = true
+		case '{', '[':
+			depth++
+		case '}', ']':
+			depth--
+			if depth == 0 {
+				s.pos = i + 1
+				return start, s.b[start : i+1], nil
+			}
+			if depth < 0 {
+				s.pos = i + 1
+				return start, nil, fmt.Errorf("unbalanced %q at offset %d", ch, i)
+			}
+		}
+	}
+	s.pos = len(s.b)
+	return start, nil, fmt.Errorf("unterminated JSON value starting at offset %d", start)
+}
+
+// resync moves past a malformed document when the body is newline-delimited:
+// decoding restarts on the line after the one where the bad document began
+// (an unclosed brace must not swallow the lines after it). It reports false
+// when decoding cannot safely continue.
+func (s *scanner) resync(start int) bool {
+	if !s.lined || s.inList {
+		return false
+	}
+	nl := bytes.IndexByte(s.b[start:], '\n')
+	if nl < 0 {
+		s.pos = len(s.b)
+		return false
+	}
+	s.pos = start + nl + 1
+	return true
+}
