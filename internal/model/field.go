@@ -66,6 +66,17 @@ type Field struct {
 	// Discovered marks a field that a source sent and the registry did not
 	// know; such fields are kept and listed by field discovery.
 	Discovered bool
+
+	colIndex int // position in Registry.Columns(), or -1; set by NewRegistry
+}
+
+// ColumnIndex is the field's position among the registry's column fields
+// (the order of store.Row.Cols), or -1 for fields in the attribute document.
+func (f *Field) ColumnIndex() int {
+	if f.Column == "" {
+		return -1
+	}
+	return f.colIndex
 }
 
 // Bounded reports whether integer values of the field have a valid range.
@@ -100,6 +111,7 @@ func NewRegistry(fields []Field) (*Registry, error) {
 			return nil, err
 		}
 		if f.Column != "" {
+			f.colIndex = len(r.columns)
 			r.columns = append(r.columns, f)
 		}
 	}
@@ -123,6 +135,13 @@ func NewRegistry(fields []Field) (*Registry, error) {
 // Lookup finds a field by canonical name or any alias.
 func (r *Registry) Lookup(name string) (*Field, bool) {
 	f, ok := r.byName[name]
+	return f, ok
+}
+
+// LookupBytes is Lookup for a name held in a byte slice; it does not
+// allocate (the hot path of decoding uploads).
+func (r *Registry) LookupBytes(name []byte) (*Field, bool) {
+	f, ok := r.byName[string(name)]
 	return f, ok
 }
 

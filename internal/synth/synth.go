@@ -53,6 +53,10 @@ func (g *Generator) Next(b []byte) []byte {
 		r.IntN(256), r.IntN(256), port, 60+r.IntN(1000000), 1+r.IntN(800))
 	b = fmt.Appendf(b, `,"network":{"transport":"%s","community_id":"1:%012x%016x="}`, transport, r.Uint64()&0xffffffffffff, r.Uint64())
 	b = fmt.Appendf(b, `,"protocol":["%s","%s"],"node":"sensor-%d"`, transport, proto, r.IntN(4))
+	if transport == "tcp" {
+		n := 1 + r.IntN(60)
+		b = fmt.Appendf(b, `,"tcpflags":{"syn":1,"syn-ack":1,"ack":%d,"psh":%d,"fin":%d,"rst":%d,"urg":0}`, n, n/2, r.IntN(3), r.IntN(2))
+	}
 	host := hosts[r.IntN(len(hosts))]
 	switch proto {
 	case "http":

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"time"
 
@@ -33,11 +34,14 @@ type Config struct {
 	// QueueBatches bounds the writer's queue; a full queue makes writers
 	// wait (and the API answer 429 once its own wait runs out).
 	QueueBatches int `yaml:"queue_batches"`
+	// WriterLanes is how many connections append in parallel (appends never
+	// conflict; every other write runs alone). 0 means one per core, at most 4.
+	WriterLanes int `yaml:"writer_lanes"`
 }
 
 // DefaultConfig is the engine's configuration when nothing is set.
 func DefaultConfig() Config {
-	return Config{MemoryLimit: "2GB", Threads: 0, MaxBatchRows: 200_000, QueueBatches: 64}
+	return Config{MemoryLimit: "1GB", Threads: 0, MaxBatchRows: 200_000, QueueBatches: 64}
 }
 
 // DB is the DuckDB store.
@@ -64,6 +68,9 @@ func Open(ctx context.Context, dir string, cfg Config, reg *model.Registry, metr
 	}
 	if cfg.QueueBatches <= 0 {
 		cfg.QueueBatches = DefaultConfig().QueueBatches
+	}
+	if cfg.WriterLanes <= 0 {
+		cfg.WriterLanes = min(runtime.GOMAXPROCS(0), 4)
 	}
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("cannot create data folder: %w", err)

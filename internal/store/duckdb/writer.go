@@ -26,22 +26,33 @@ type op struct {
 	done       chan error
 }
 
-// writer owns the only connection that writes. It takes row batches from
-// many requests, appends them together through DuckDB's Appender and commits
-// once (group commit), then acknowledges every request in the group: a
-// request is answered only after its rows are in the fsynced WAL.
+// writer owns every write. It takes row batches from many requests, appends
+// them together through DuckDB's Appender and commits once (group commit),
+// then acknowledges every request in the group: a request is answered only
+// after its rows are in the fsynced WAL.
+//
+// It runs a few lanes, each with its own connection and Appender, because
+// on a busy server building DuckDB's data chunks costs as much CPU as
+// decoding the uploads. Appends never conflict with each other in DuckDB;
+// what does conflict ("Conflict on update!") is concurrent changes to the
+// same rows, so every other statement (updates, deletes, key changes) runs
+// exclusively: it waits until no lane is committing, and lanes wait for it.
 type writer struct {
-	cfg      Config
-	reg      *model.Registry
-	conn     *sql.Conn
-	appender *duck.Appender
-	queue    chan op
-	stopped  chan struct{}
+	cfg     Config
+	reg     *model.Registry
+	lanes   []*lane
+	queue   chan op
+	stopped chan struct{}
 
-	mu     sync.RWMutex
+	mu     sync.RWMutex // guards closed and the queue's closing
 	closed bool
 
-	known map[string]bool // tenant + "\x00" + field: discovered fields already recorded
+	// exclusive is held shared by a lane while it commits and exclusively
+	// by a statement op.
+	exclusive sync.RWMutex
+
+	knownMu sync.Mutex
+	known   map[string]bool // tenant + "\x00" + field: discovered fields already recorded
 
 	batchRows    prometheus.Histogram
 	commitTime   prometheus.Histogram
@@ -50,13 +61,15 @@ type writer struct {
 	queueDepth   prometheus.GaugeFunc
 }
 
+// lane is one appending connection.
+type lane struct {
+	conn     *sql.Conn
+	appender *duck.Appender
+}
+
 func newWriter(ctx context.Context, db *sql.DB, cfg Config, reg *model.Registry, metrics prometheus.Registerer) (*writer, error) {
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("cannot open writer connection: %w", err)
-	}
 	w := &writer{
-		cfg: cfg, reg: reg, conn: conn,
+		cfg: cfg, reg: reg,
 		queue:   make(chan op, cfg.QueueBatches),
 		stopped: make(chan struct{}),
 		known:   map[string]bool{},
@@ -80,23 +93,54 @@ func newWriter(ctx context.Context, db *sql.DB, cfg Config, reg *model.Registry,
 			}
 		}
 	}
-	if err := w.openAppender(); err != nil {
-		conn.Close()
-		return nil, err
+	for i := 0; i < cfg.WriterLanes; i++ {
+		conn, err := db.Conn(ctx)
+		if err != nil {
+			w.closeLanes()
+			return nil, fmt.Errorf("cannot open writer connection: %w", err)
+		}
+		l := &lane{conn: conn}
+		w.lanes = append(w.lanes, l)
+		if err := l.openAppender(); err != nil {
+			w.closeLanes()
+			return nil, err
+		}
 	}
-	go w.run()
+	var wg sync.WaitGroup
+	for _, l := range w.lanes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w.run(l)
+		}()
+	}
+	go func() {
+		wg.Wait()
+		close(w.stopped)
+	}()
 	return w, nil
 }
 
-func (w *writer) openAppender() error {
-	return w.conn.Raw(func(dc any) error {
+func (l *lane) openAppender() error {
+	return l.conn.Raw(func(dc any) error {
 		a, err := duck.NewAppenderFromConn(dc.(driver.Conn), "", "sessions")
 		if err != nil {
 			return fmt.Errorf("cannot create appender: %w", err)
 		}
-		w.appender = a
+		l.appender = a
 		return nil
 	})
+}
+
+func (w *writer) closeLanes() error {
+	var errs []error
+	for _, l := range w.lanes {
+		if l.appender != nil {
+			errs = append(errs, l.appender.Close())
+		}
+		errs = append(errs, l.conn.Close())
+	}
+	return errors.Join(errs...)
 }
 
 // submit queues an op and waits for its outcome. It fails fast with
@@ -144,18 +188,14 @@ func (w *writer) close() error {
 	}
 	w.mu.Unlock()
 	<-w.stopped
-	var err error
-	if w.appender != nil {
-		err = w.appender.Close()
-	}
-	return errors.Join(err, w.conn.Close())
+	return w.closeLanes()
 }
 
-func (w *writer) run() {
-	defer close(w.stopped)
+// run is one lane's loop: it takes ops from the shared queue until it closes.
+func (w *writer) run(l *lane) {
 	for o := range w.queue {
 		if o.exec != nil {
-			o.done <- w.exec(o)
+			o.done <- w.exec(l, o)
 			continue
 		}
 		group := []op{o}
@@ -170,12 +210,12 @@ func (w *writer) run() {
 					break gather
 				}
 				if next.exec != nil {
-					err := w.commitRows(group)
+					err := w.commitRows(l, group)
 					for _, g := range group {
 						g.done <- err
 					}
 					group = nil
-					next.done <- w.exec(next)
+					next.done <- w.exec(l, next)
 					break gather
 				}
 				group = append(group, next)
@@ -185,7 +225,7 @@ func (w *writer) run() {
 			}
 		}
 		if len(group) > 0 {
-			err := w.commitRows(group)
+			err := w.commitRows(l, group)
 			for _, g := range group {
 				g.done <- err
 			}
@@ -193,26 +233,31 @@ func (w *writer) run() {
 	}
 }
 
-func (w *writer) exec(o op) error {
+// exec runs a statement op alone: no lane commits while it runs.
+func (w *writer) exec(l *lane, o op) error {
+	w.exclusive.Lock()
+	defer w.exclusive.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	return o.exec(ctx, w.conn)
+	return o.exec(ctx, l.conn)
 }
 
 // commitRows appends every row of the group and commits them in one flush.
 // On failure nothing of the group is kept (DuckDB invalidates the appended
 // data) and every request in it gets the error.
-func (w *writer) commitRows(group []op) error {
+func (w *writer) commitRows(l *lane, group []op) error {
 	start := time.Now()
 	total := 0
 	for _, g := range group {
-		if err := w.recordDiscovered(g.rows, g.discovered); err != nil {
+		if err := w.recordDiscovered(l, g.rows, g.discovered); err != nil {
 			w.commitErrors.Inc()
 			return err
 		}
 	}
-	if w.appender == nil {
-		if err := w.openAppender(); err != nil {
+	w.exclusive.RLock()
+	defer w.exclusive.RUnlock()
+	if l.appender == nil {
+		if err := l.openAppender(); err != nil {
 			w.commitErrors.Inc()
 			return err
 		}
@@ -222,17 +267,17 @@ func (w *writer) commitRows(group []op) error {
 	for _, g := range group {
 		for i := range g.rows {
 			args = appendRowValues(args[:0], cols, &g.rows[i])
-			if err := w.appender.AppendRow(args...); err != nil {
+			if err := l.appender.AppendRow(args...); err != nil {
 				w.commitErrors.Inc()
-				w.resetAppender()
+				l.resetAppender()
 				return fmt.Errorf("cannot append session: %w", err)
 			}
 		}
 		total += len(g.rows)
 	}
-	if err := w.appender.Flush(); err != nil {
+	if err := l.appender.Flush(); err != nil {
 		w.commitErrors.Inc()
-		w.resetAppender()
+		l.resetAppender()
 		return fmt.Errorf("cannot commit sessions: %w", err)
 	}
 	w.batchRows.Observe(float64(total))
@@ -242,14 +287,14 @@ func (w *writer) commitRows(group []op) error {
 }
 
 // resetAppender discards a failed appender's rows and starts a fresh one.
-func (w *writer) resetAppender() {
-	w.appender.Clear()
-	w.appender.Close()
-	w.appender = nil
-	if err := w.openAppender(); err != nil {
-		// Without an appender no write can succeed; surface it on every
-		// later commit rather than crash the server.
-		w.appender = nil
+func (l *lane) resetAppender() {
+	l.appender.Clear()
+	l.appender.Close()
+	l.appender = nil
+	if err := l.openAppender(); err != nil {
+		// Without an appender no write can succeed; the next commit tries
+		// again and reports the error rather than crash the server.
+		l.appender = nil
 	}
 }
 
@@ -276,22 +321,38 @@ func appendRowValues(args []driver.Value, cols []*model.Field, r *store.Row) []d
 	if r.Attrs == nil {
 		return append(args, nil)
 	}
-	return append(args, string(r.Attrs))
+	return append(args, r.Attrs) // []byte: the driver copies it once, not twice
 }
 
-// recordDiscovered stores fields seen for the first time for a tenant.
-func (w *writer) recordDiscovered(rows []store.Row, fields []model.Field) error {
+// recordDiscovered stores fields seen for the first time for a tenant. It
+// writes existing rows' keys, so it runs exclusively.
+func (w *writer) recordDiscovered(l *lane, rows []store.Row, fields []model.Field) error {
 	if len(fields) == 0 || len(rows) == 0 {
 		return nil
 	}
 	tenant := rows[0].Tenant
-	now := time.Now().UnixMilli()
+	w.knownMu.Lock()
+	var fresh []model.Field
 	for _, f := range fields {
+		if !w.known[tenant+"\x00"+f.Name] {
+			fresh = append(fresh, f)
+		}
+	}
+	w.knownMu.Unlock()
+	if len(fresh) == 0 {
+		return nil
+	}
+	w.exclusive.Lock()
+	defer w.exclusive.Unlock()
+	w.knownMu.Lock()
+	defer w.knownMu.Unlock()
+	now := time.Now().UnixMilli()
+	for _, f := range fresh {
 		k := tenant + "\x00" + f.Name
 		if w.known[k] {
 			continue
 		}
-		_, err := w.conn.ExecContext(context.Background(),
+		_, err := l.conn.ExecContext(context.Background(),
 			`INSERT INTO discovered_fields (tenant, name, type, first_seen) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 			tenant, f.Name, string(f.Type), now)
 		if err != nil {
