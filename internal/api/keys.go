@@ -48,6 +48,9 @@ func (s *Server) createKey(r *http.Request, p *auth.Principal) (any, error) {
 	if !auth.ValidTenant(req.Tenant) {
 		return nil, badRequest("invalid tenant %q: use 1-63 lowercase letters, digits, '-' or '_'", req.Tenant)
 	}
+	if len(req.Name) > 200 {
+		return nil, badRequest("key name is longer than 200 characters")
+	}
 	if req.Tenant != p.Tenant && !p.Bootstrap {
 		return nil, &Error{Status: http.StatusForbidden, Msg: "only the bootstrap admin can make keys for another tenant"}
 	}

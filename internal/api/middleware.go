@@ -95,8 +95,8 @@ func (s *Server) authenticate(r *http.Request) (*auth.Principal, error) {
 	switch {
 	case h == "":
 		return nil, &Error{Status: http.StatusUnauthorized, Msg: "an API key is required: Basic auth with the key as user name, or Authorization: Bearer <key>"}
-	case strings.HasPrefix(h, "Bearer "):
-		secret = strings.TrimSpace(h[len("Bearer "):])
+	case len(h) > 7 && strings.EqualFold(h[:7], "Bearer "): // scheme names are case-insensitive
+		secret = strings.TrimSpace(h[7:])
 	default:
 		user, pass, ok := r.BasicAuth()
 		if !ok {

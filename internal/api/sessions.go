@@ -43,8 +43,17 @@ func (s *Server) uploadSessions(r *http.Request, p *auth.Principal) (any, error)
 		return nil, err
 	}
 	if brokenErr != nil {
-		// The broken tail is one more thing received and not accepted.
-		res.Received++
+		// The broken tail is a document that was received and not accepted:
+		// counted once, as truncated, even when its partial text was also
+		// seen as malformed JSON by the decoder.
+		if res.Rejected[ingest.ReasonMalformed] > 0 && endsMidDocument(body) {
+			res.Rejected[ingest.ReasonMalformed]--
+			if res.Rejected[ingest.ReasonMalformed] == 0 {
+				delete(res.Rejected, ingest.ReasonMalformed)
+			}
+		} else {
+			res.Received++
+		}
 		res.Rejected["truncated body"]++
 		res.Stopped = &ingest.DocError{Index: res.Received - 1, Offset: len(body), Reason: "truncated body", Detail: brokenErr.Error()}
 	}
@@ -53,6 +62,22 @@ func (s *Server) uploadSessions(r *http.Request, p *auth.Principal) (any, error)
 		return nil, badRequest("%s", res.Stopped.Detail)
 	}
 	return res, nil
+}
+
+// endsMidDocument reports whether a body stops inside a document (the last
+// non-blank byte does not close one).
+func endsMidDocument(b []byte) bool {
+	for i := len(b) - 1; i >= 0; i-- {
+		switch b[i] {
+		case ' ', '\t', '\r', '\n':
+			continue
+		case '}', ']':
+			return false
+		default:
+			return true
+		}
+	}
+	return false
 }
 
 // ingest decodes body and writes its rows in chunks, each durable before

@@ -187,6 +187,7 @@ type docState struct {
 	nfields int
 	hasTime bool
 	ipProto int64
+	unknown []model.Field // fields the registry does not know, recorded once the document is accepted
 }
 
 func reject(reason, format string, args ...any) *DocError {
@@ -212,6 +213,11 @@ func (d *SessionDecoder) row(v *fastjson.Value) (store.Row, *DocError) {
 	}
 	if derr := d.finish(st); derr != nil {
 		return store.Row{}, derr
+	}
+	for _, f := range st.unknown {
+		if _, seen := d.Discovered[f.Name]; !seen {
+			d.Discovered[f.Name] = f.Type
+		}
 	}
 	return st.row, nil
 }
@@ -475,9 +481,7 @@ func (d *SessionDecoder) unknown(st *docState, name string, v *fastjson.Value) *
 			}
 		}
 	}
-	if _, seen := d.Discovered[name]; !seen {
-		d.Discovered[name] = t
-	}
+	st.unknown = append(st.unknown, model.Field{Name: name, Type: t})
 	st.attrs = appendKey(st.attrs, name)
 	st.attrs = v.MarshalTo(st.attrs)
 	return nil
@@ -688,7 +692,7 @@ func (s *scanner) next() (int, []byte, error) {
 	}
 	start := s.pos
 	c := s.b[s.pos]
-	if s.byLine && c == '{' {
+	if s.byLine {
 		end := bytes.IndexByte(s.b[start:], '\n')
 		if end < 0 {
 			end = len(s.b)
@@ -751,12 +755,19 @@ func (s *scanner) parse(p *fastjson.Parser, start int, doc []byte) (*fastjson.Va
 	if err == nil || !s.byLine {
 		return v, err
 	}
+	lineEnd := s.pos
+	if doc[0] != '{' && doc[0] != '[' {
+		return nil, fmt.Errorf("malformed JSON: %v", err) // a line that is not even the start of a document
+	}
 	s.byLine = false
 	s.pos = start
 	_, doc, serr := s.next()
 	s.byLine = true
 	if serr != nil {
-		return nil, serr
+		// Not a multi-line document either: the line itself is the bad
+		// document, and decoding goes on after it.
+		s.pos = lineEnd
+		return nil, fmt.Errorf("malformed JSON: %v", err)
 	}
 	return p.ParseBytes(doc)
 }

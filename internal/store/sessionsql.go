@@ -26,38 +26,76 @@ type SQL struct {
 	D query.Dialect
 }
 
-// SelectList is the column list of a full session row, in the order
-// DecodeRow expects.
-func SelectList(reg *model.Registry) string {
-	cols := make([]string, 0, len(reg.Columns())+4)
+// Projection is which stored columns a read needs: reading fewer columns
+// matters on a columnar store, above all the wide attribute document.
+type Projection struct {
+	Cols  []*model.Field // column fields, in registry order; always includes id
+	Attrs bool           // whether the attribute document is read
+}
+
+// FullProjection reads everything.
+func FullProjection(reg *model.Registry) Projection {
+	return Projection{Cols: reg.Columns(), Attrs: true}
+}
+
+// ProjectionFor reads what the named canonical fields need (everything when
+// none are named).
+func ProjectionFor(reg *model.Registry, fields []string) Projection {
+	if len(fields) == 0 {
+		return FullProjection(reg)
+	}
+	want := map[string]bool{"id": true}
+	p := Projection{}
+	for _, name := range fields {
+		want[name] = true
+		if f, ok := reg.Lookup(name); !ok || f.Column == "" {
+			p.Attrs = true
+		}
+	}
 	for _, f := range reg.Columns() {
+		if want[f.Name] {
+			p.Cols = append(p.Cols, f)
+		}
+	}
+	return p
+}
+
+// SQL is the projection's column list, in the order Decode expects.
+func (p Projection) SQL() string {
+	cols := make([]string, 0, len(p.Cols)+4)
+	for _, f := range p.Cols {
 		if f.Type == model.TypeIP {
 			cols = append(cols, f.Column+"_hi", f.Column+"_lo")
 			continue
 		}
 		cols = append(cols, f.Column)
 	}
-	return strings.Join(append(cols, "attrs"), ", ")
+	if p.Attrs {
+		cols = append(cols, "attrs")
+	}
+	return strings.Join(cols, ", ")
 }
 
-// ScanCount is how many values a SelectList row has.
-func ScanCount(reg *model.Registry) int {
-	n := 1
-	for _, f := range reg.Columns() {
-		n++
+// ScanCount is how many values a row of the projection has.
+func (p Projection) ScanCount() int {
+	n := len(p.Cols)
+	for _, f := range p.Cols {
 		if f.Type == model.TypeIP {
 			n++
 		}
 	}
+	if p.Attrs {
+		n++
+	}
 	return n
 }
 
-// DecodeRow turns scanned values of a SelectList row into a Session.
+// Decode turns scanned values of a projection row into a Session.
 // Numbers in the attribute document keep their precision (json.Number).
-func DecodeRow(reg *model.Registry, vals []any) (Session, error) {
+func (p Projection) Decode(vals []any) (Session, error) {
 	s := Session{Fields: make(map[string]any, 24)}
 	i := 0
-	for _, f := range reg.Columns() {
+	for _, f := range p.Cols {
 		v := vals[i]
 		i++
 		if f.Type == model.TypeIP {
@@ -93,6 +131,9 @@ func DecodeRow(reg *model.Registry, vals []any) (Session, error) {
 			s.ID, _ = v.(string)
 		}
 		s.Fields[f.Name] = v
+	}
+	if !p.Attrs {
+		return s, nil
 	}
 	if raw, ok := vals[i].(string); ok && raw != "" {
 		dec := json.NewDecoder(strings.NewReader(raw))
@@ -234,7 +275,7 @@ func (q SQL) Search(req SearchRequest) (pageSQL string, pageArgs []any, countSQL
 	for _, k := range keys {
 		sel = append(sel, k.expr)
 	}
-	pageSQL = "SELECT " + SelectList(req.Registry) + ", " + strings.Join(sel, ", ") +
+	pageSQL = "SELECT " + ProjectionFor(req.Registry, req.Fields).SQL() + ", " + strings.Join(sel, ", ") +
 		" FROM sessions WHERE " + where + " ORDER BY " + strings.Join(ob, ", ") + " LIMIT " + strconv.Itoa(req.Limit+1)
 	return pageSQL, args, countSQL, countArgs, nil
 }
@@ -262,7 +303,7 @@ func keysetAfter(keys []sortKey, vals []any) (string, []any) {
 }
 
 // NextCursor encodes the sort keys of the last row of a page. keyVals are the
-// trailing values of the row, after the SelectList ones.
+// trailing values of the row, after the projection's ones.
 func NextCursor(order []Order, reg *model.Registry, keyVals []any) (string, error) {
 	if len(order) == 0 {
 		order = DefaultOrder(reg)

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strings"
 
+	duck "github.com/duckdb/duckdb-go/v2"
+
 	"github.com/seshatsec/seshat/internal/model"
 	"github.com/seshatsec/seshat/internal/query"
 	"github.com/seshatsec/seshat/internal/store"
@@ -44,6 +46,18 @@ func (Dialect) Unnest(list string) string  { return "unnest(" + list + ")" }
 
 var builder = store.SQL{D: Dialect{}}
 
+// bind adapts arguments for the driver: database/sql refuses uint64 values
+// with the high bit set (IPv6 address halves often have it), so they are
+// passed as typed UBIGINT values.
+func bind(args []any) []any {
+	for i, a := range args {
+		if u, ok := a.(uint64); ok {
+			args[i] = duck.Typed(u, duck.TYPE_UBIGINT)
+		}
+	}
+	return args
+}
+
 // Append writes rows through the writer and returns once they are committed.
 func (db *DB) Append(ctx context.Context, rows []store.Row, discovered []model.Field) error {
 	if len(rows) == 0 {
@@ -74,7 +88,7 @@ func (db *DB) Search(ctx context.Context, req store.SearchRequest) (store.Search
 	if err != nil {
 		return res, err
 	}
-	rows, err := db.read.QueryContext(ctx, pageSQL, args...)
+	rows, err := db.read.QueryContext(ctx, pageSQL, bind(args)...)
 	if err != nil {
 		return res, fmt.Errorf("cannot search sessions: %w", err)
 	}
@@ -83,7 +97,8 @@ func (db *DB) Search(ctx context.Context, req store.SearchRequest) (store.Search
 	if err != nil {
 		return res, err
 	}
-	n := store.ScanCount(req.Registry)
+	proj := store.ProjectionFor(req.Registry, req.Fields)
+	n := proj.ScanCount()
 	var lastKeys []any
 	for rows.Next() {
 		vals := make([]any, len(cols))
@@ -102,7 +117,7 @@ func (db *DB) Search(ctx context.Context, req store.SearchRequest) (store.Search
 			}
 			break
 		}
-		s, err := store.DecodeRow(req.Registry, vals[:n])
+		s, err := proj.Decode(vals[:n])
 		if err != nil {
 			return res, err
 		}
@@ -114,7 +129,7 @@ func (db *DB) Search(ctx context.Context, req store.SearchRequest) (store.Search
 	}
 	if countSQL != "" {
 		var total int64
-		if err := db.read.QueryRowContext(ctx, countSQL, countArgs...).Scan(&total); err != nil {
+		if err := db.read.QueryRowContext(ctx, countSQL, bind(countArgs)...).Scan(&total); err != nil {
 			return res, fmt.Errorf("cannot count sessions: %w", err)
 		}
 		res.Total = &total
@@ -124,19 +139,20 @@ func (db *DB) Search(ctx context.Context, req store.SearchRequest) (store.Search
 
 // Get returns one session of the tenant.
 func (db *DB) Get(ctx context.Context, tenant, id string, reg *model.Registry) (store.Session, error) {
-	vals := make([]any, store.ScanCount(reg))
+	proj := store.FullProjection(reg)
+	vals := make([]any, proj.ScanCount())
 	ptrs := make([]any, len(vals))
 	for i := range vals {
 		ptrs[i] = &vals[i]
 	}
-	err := db.read.QueryRowContext(ctx, "SELECT "+store.SelectList(reg)+" FROM sessions WHERE tenant = ? AND id = ? LIMIT 1", tenant, id).Scan(ptrs...)
+	err := db.read.QueryRowContext(ctx, "SELECT "+proj.SQL()+" FROM sessions WHERE tenant = ? AND id = ? LIMIT 1", tenant, id).Scan(ptrs...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.Session{}, store.ErrNotFound
 	}
 	if err != nil {
 		return store.Session{}, fmt.Errorf("cannot read session: %w", err)
 	}
-	return store.DecodeRow(reg, vals)
+	return proj.Decode(vals)
 }
 
 // Counts returns the top values of each requested field.
@@ -148,7 +164,7 @@ func (db *DB) Counts(ctx context.Context, req store.CountsRequest) ([]store.Fiel
 			return nil, err
 		}
 		fc := store.FieldCounts{Field: f.Name, Buckets: []store.Bucket{}}
-		rows, err := db.read.QueryContext(ctx, top, targs...)
+		rows, err := db.read.QueryContext(ctx, top, bind(targs)...)
 		if err != nil {
 			return nil, fmt.Errorf("cannot count %s: %w", f.Name, err)
 		}
@@ -173,7 +189,7 @@ func (db *DB) Counts(ctx context.Context, req store.CountsRequest) ([]store.Fiel
 			return nil, fmt.Errorf("cannot count %s: %w", f.Name, err)
 		}
 		var a, b int64
-		if err := db.read.QueryRowContext(ctx, totals, totArgs...).Scan(&a, &b); err != nil {
+		if err := db.read.QueryRowContext(ctx, totals, bind(totArgs)...).Scan(&a, &b); err != nil {
 			return nil, fmt.Errorf("cannot total %s: %w", f.Name, err)
 		}
 		if f.Type.IsList() {
