@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -185,11 +184,12 @@ func (q SQL) where(tenant string, reg *model.Registry, filter query.Expr, r Time
 	return strings.Join(conds, " AND "), args, nil
 }
 
-// sortKey is one column of the keyset: the SQL expression ordered on (NULLs
-// replaced by a sentinel so that every row has a comparable key) and how the
-// cursor carries its value.
+// sortKey is one column of the keyset. Keys are plain columns (no
+// expressions) so DuckDB's top-N late materialization applies: it finds the
+// page on the narrow sort columns and reads the wide ones for that page
+// only. NULLs sort last in both directions.
 type sortKey struct {
-	expr string
+	col  string
 	desc bool
 	kind byte // 'i' int64, 'u' uint64, 's' string
 }
@@ -209,25 +209,24 @@ func sortKeys(order []Order) ([]sortKey, string, error) {
 		}
 		switch f.Type {
 		case model.TypeIP:
-			// NULL addresses sort as 0 (first ascending, last descending).
 			keys = append(keys,
-				sortKey{expr: "COALESCE(" + f.Column + "_hi, 0)", desc: o.Desc, kind: 'u'},
-				sortKey{expr: "COALESCE(" + f.Column + "_lo, 0)", desc: o.Desc, kind: 'u'})
+				sortKey{col: f.Column + "_hi", desc: o.Desc, kind: 'u'},
+				sortKey{col: f.Column + "_lo", desc: o.Desc, kind: 'u'})
 		case model.TypeInt, model.TypeTime:
-			keys = append(keys, sortKey{expr: "COALESCE(" + f.Column + ", " + strconv.FormatInt(math.MinInt64+1, 10) + ")", desc: o.Desc, kind: 'i'})
+			keys = append(keys, sortKey{col: f.Column, desc: o.Desc, kind: 'i'})
 		default:
-			keys = append(keys, sortKey{expr: "COALESCE(" + f.Column + ", '')", desc: o.Desc, kind: 's'})
+			keys = append(keys, sortKey{col: f.Column, desc: o.Desc, kind: 's'})
 		}
 	}
 	// The id breaks ties, so the order is total and pages never overlap.
 	last := len(order) == 0 || order[len(order)-1].Desc
-	keys = append(keys, sortKey{expr: "id", desc: last, kind: 's'})
+	keys = append(keys, sortKey{col: "id", desc: last, kind: 's'})
 	return keys, strings.Join(sig, ","), nil
 }
 
 type cursor struct {
-	Order string   `json:"o"`
-	Keys  []string `json:"k"`
+	Order string    `json:"o"`
+	Keys  []*string `json:"k"` // nil for NULL
 }
 
 // DefaultOrder is newest first.
@@ -263,17 +262,14 @@ func (q SQL) Search(req SearchRequest) (pageSQL string, pageArgs []any, countSQL
 		where += " AND " + cond
 		args = append(args, cargs...)
 	}
-	var ob []string
+	var ob, sel []string
 	for _, k := range keys {
-		d := " ASC"
+		d := " ASC NULLS LAST"
 		if k.desc {
-			d = " DESC"
+			d = " DESC NULLS LAST"
 		}
-		ob = append(ob, k.expr+d)
-	}
-	var sel []string
-	for _, k := range keys {
-		sel = append(sel, k.expr)
+		ob = append(ob, k.col+d)
+		sel = append(sel, k.col)
 	}
 	pageSQL = "SELECT " + ProjectionFor(req.Registry, req.Fields).SQL() + ", " + strings.Join(sel, ", ") +
 		" FROM sessions WHERE " + where + " ORDER BY " + strings.Join(ob, ", ") + " LIMIT " + strconv.Itoa(req.Limit+1)
@@ -281,23 +277,37 @@ func (q SQL) Search(req SearchRequest) (pageSQL string, pageArgs []any, countSQL
 }
 
 // keysetAfter is the condition "row comes after the cursor" in the page's
-// order: (k1 after v1) OR (k1 = v1 AND k2 after v2) OR ...
+// order, NULLs last: (k1 after v1) OR (k1 = v1 AND k2 after v2) OR ...,
+// where "after v" is "beyond v, or NULL" and nothing comes after a NULL
+// except through later keys.
 func keysetAfter(keys []sortKey, vals []any) (string, []any) {
 	var ors []string
 	var args []any
 	for i := range keys {
+		if vals[i] == nil {
+			continue // no row is after NULL on this key alone
+		}
 		var ands []string
+		var a []any
 		for j := 0; j < i; j++ {
-			ands = append(ands, keys[j].expr+" = ?")
-			args = append(args, vals[j])
+			if vals[j] == nil {
+				ands = append(ands, keys[j].col+" IS NULL")
+				continue
+			}
+			ands = append(ands, keys[j].col+" = ?")
+			a = append(a, vals[j])
 		}
 		op := " > ?"
 		if keys[i].desc {
 			op = " < ?"
 		}
-		ands = append(ands, keys[i].expr+op)
-		args = append(args, vals[i])
+		ands = append(ands, "("+keys[i].col+op+" OR "+keys[i].col+" IS NULL)")
+		a = append(a, vals[i])
 		ors = append(ors, "("+strings.Join(ands, " AND ")+")")
+		args = append(args, a...)
+	}
+	if len(ors) == 0 {
+		return "FALSE", nil
 	}
 	return "(" + strings.Join(ors, " OR ") + ")", args
 }
@@ -317,16 +327,20 @@ func NextCursor(order []Order, reg *model.Registry, keyVals []any) (string, erro
 	}
 	c := cursor{Order: sig}
 	for i, k := range keys {
-		switch k.kind {
-		case 'u':
-			c.Keys = append(c.Keys, strconv.FormatUint(toUint64(keyVals[i]), 10))
-		case 'i':
+		var v string
+		switch {
+		case keyVals[i] == nil:
+			c.Keys = append(c.Keys, nil)
+			continue
+		case k.kind == 'u':
+			v = strconv.FormatUint(toUint64(keyVals[i]), 10)
+		case k.kind == 'i':
 			n, _ := keyVals[i].(int64)
-			c.Keys = append(c.Keys, strconv.FormatInt(n, 10))
+			v = strconv.FormatInt(n, 10)
 		default:
-			str, _ := keyVals[i].(string)
-			c.Keys = append(c.Keys, str)
+			v, _ = keyVals[i].(string)
 		}
+		c.Keys = append(c.Keys, &v)
 	}
 	b, _ := json.Marshal(c)
 	return base64.RawURLEncoding.EncodeToString(b), nil
@@ -344,21 +358,27 @@ func decodeCursor(s, sig string, keys []sortKey) ([]any, error) {
 	}
 	vals := make([]any, len(keys))
 	for i, k := range keys {
+		if c.Keys[i] == nil {
+			if k.col == "id" {
+				return nil, bad // ids are never NULL
+			}
+			continue
+		}
 		switch k.kind {
 		case 'u':
-			n, err := strconv.ParseUint(c.Keys[i], 10, 64)
+			n, err := strconv.ParseUint(*c.Keys[i], 10, 64)
 			if err != nil {
 				return nil, bad
 			}
 			vals[i] = n
 		case 'i':
-			n, err := strconv.ParseInt(c.Keys[i], 10, 64)
+			n, err := strconv.ParseInt(*c.Keys[i], 10, 64)
 			if err != nil {
 				return nil, bad
 			}
 			vals[i] = n
 		default:
-			vals[i] = c.Keys[i]
+			vals[i] = *c.Keys[i]
 		}
 	}
 	return vals, nil
