@@ -483,8 +483,77 @@ func (d *SessionDecoder) unknown(st *docState, name string, v *fastjson.Value) *
 	}
 	st.unknown = append(st.unknown, model.Field{Name: name, Type: t})
 	st.attrs = appendKey(st.attrs, name)
-	st.attrs = v.MarshalTo(st.attrs)
+	var err error
+	if st.attrs, err = appendJSON(st.attrs, v, 0); err != nil {
+		return reject(ReasonType, "%s: %v", name, err)
+	}
 	return nil
+}
+
+// appendJSON writes a value as strict JSON. fastjson accepts number text
+// that JSON does not (nan, 1.2.3, 01, +1) and quotes some strings the Go
+// way, so values are re-encoded rather than copied: one bad value must not
+// make a stored document unreadable to the store's JSON functions.
+func appendJSON(b []byte, v *fastjson.Value, depth int) ([]byte, error) {
+	if depth > maxDepth {
+		return b, fmt.Errorf("nested deeper than %d", maxDepth)
+	}
+	switch v.Type() {
+	case fastjson.TypeString:
+		sb, _ := v.StringBytes()
+		return appendString(b, strings.ToValidUTF8(string(sb), "\uFFFD")), nil
+	case fastjson.TypeNumber:
+		raw := string(v.MarshalTo(nil))
+		if n, err := strconv.ParseInt(raw, 10, 64); err == nil && (raw == "0" || (raw[0] != '0' && raw[0] != '+' && !strings.HasPrefix(raw, "-0"))) {
+			return strconv.AppendInt(b, n, 10), nil
+		}
+		x, err := strconv.ParseFloat(raw, 64)
+		if err != nil || math.IsNaN(x) || math.IsInf(x, 0) {
+			return b, fmt.Errorf("%q is not a valid JSON number", truncate(raw))
+		}
+		return strconv.AppendFloat(b, x, 'g', -1, 64), nil
+	case fastjson.TypeTrue:
+		return append(b, "true"...), nil
+	case fastjson.TypeFalse:
+		return append(b, "false"...), nil
+	case fastjson.TypeNull:
+		return append(b, "null"...), nil
+	case fastjson.TypeArray:
+		items, _ := v.Array()
+		b = append(b, '[')
+		for i, it := range items {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			var err error
+			if b, err = appendJSON(b, it, depth+1); err != nil {
+				return b, err
+			}
+		}
+		return append(b, ']'), nil
+	case fastjson.TypeObject:
+		o, _ := v.Object()
+		b = append(b, '{')
+		first := true
+		var err error
+		o.Visit(func(k []byte, it *fastjson.Value) {
+			if err != nil {
+				return
+			}
+			if !first {
+				b = append(b, ',')
+			}
+			first = false
+			b = appendString(b, strings.ToValidUTF8(string(k), "\uFFFD"))
+			b = append(b, ':')
+			b, err = appendJSON(b, it, depth+1)
+		})
+		if err != nil {
+			return b, err
+		}
+		return append(b, '}'), nil
+	}
+	return b, fmt.Errorf("unsupported JSON value")
 }
 
 // finish applies document-level rules once every field is read.
@@ -690,6 +759,12 @@ func (s *scanner) next() (int, []byte, error) {
 		}
 		return s.pos, nil, errEnd
 	}
+	if !s.inList && s.b[s.pos] == ',' {
+		// Objects separated by commas without brackets: take the comma as
+		// a separator, as a JSON array's would be.
+		s.pos++
+		return s.next()
+	}
 	start := s.pos
 	c := s.b[s.pos]
 	if s.byLine {
@@ -707,6 +782,12 @@ func (s *scanner) next() (int, []byte, error) {
 		end := start
 		for end < len(s.b) && !bytes.ContainsRune([]byte(" \t\r\n,]"), rune(s.b[end])) {
 			end++
+		}
+		if end == start {
+			// A delimiter where a document should start: report it and move
+			// past it, so decoding always advances.
+			s.pos = start + 1
+			return start, nil, fmt.Errorf("unexpected %q at offset %d where a document should start", c, start)
 		}
 		s.pos = end
 		return start, s.b[start:end], nil
@@ -757,7 +838,7 @@ func (s *scanner) parse(p *fastjson.Parser, start int, doc []byte) (*fastjson.Va
 	}
 	lineEnd := s.pos
 	if doc[0] != '{' && doc[0] != '[' {
-		return nil, fmt.Errorf("malformed JSON: %v", err) // a line that is not even the start of a document
+		return nil, err // a line that is not even the start of a document
 	}
 	s.byLine = false
 	s.pos = start
@@ -767,7 +848,7 @@ func (s *scanner) parse(p *fastjson.Parser, start int, doc []byte) (*fastjson.Va
 		// Not a multi-line document either: the line itself is the bad
 		// document, and decoding goes on after it.
 		s.pos = lineEnd
-		return nil, fmt.Errorf("malformed JSON: %v", err)
+		return nil, err
 	}
 	return p.ParseBytes(doc)
 }
