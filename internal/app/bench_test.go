@@ -6,6 +6,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -25,6 +27,9 @@ func BenchmarkUpload(b *testing.B) {
 	cfg.Data = b.TempDir()
 	cfg.AdminKey = "bench-admin-key-0123456789abcdef"
 	cfg.API.RateLimit.RequestsPerSecond = 0
+	if v := os.Getenv("SESHAT_BENCH_LANES"); v != "" {
+		cfg.DuckDB.WriterLanes, _ = strconv.Atoi(v)
+	}
 	a, err := Start(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		b.Fatal(err)

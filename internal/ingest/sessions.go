@@ -102,7 +102,13 @@ type SessionDecoder struct {
 	ncols  int
 	// Indexes in Row.Cols of the columns that document-level rules set.
 	firstIdx, lastIdx, transportIdx, typeIdx int
-	name                                     []byte // reused buffer for dotted names of nested fields
+	name                                     []byte   // reused buffer for dotted names of nested fields
+	st                                       docState // reused work area for the document being decoded
+	// Slabs that rows' Cols and Attrs are carved from: one allocation per
+	// few hundred rows instead of several per row (decoding is the hottest
+	// path of an upload).
+	colSlab  []any
+	attrSlab []byte
 	// futureLimit is the latest acceptable time (epoch ms), fixed per body.
 	futureLimit int64
 	// Discovered collects unknown field names and their inferred types.
@@ -199,8 +205,13 @@ func (d *SessionDecoder) row(v *fastjson.Value) (store.Row, *DocError) {
 	if err != nil {
 		return store.Row{}, reject(ReasonNotObject, "expected a JSON object, found %s", v.Type())
 	}
-	st := &docState{row: store.Row{Tenant: d.tenant, Cols: make([]any, d.ncols)}, ipProto: -1}
-	st.attrs = append(make([]byte, 0, 256), '{')
+	if len(d.colSlab) < d.ncols {
+		d.colSlab = make([]any, 256*d.ncols)
+	}
+	st := &d.st
+	*st = docState{row: store.Row{Tenant: d.tenant, Cols: d.colSlab[:d.ncols:d.ncols]}, ipProto: -1,
+		attrs: append(st.attrs[:0], '{'), unknown: st.unknown[:0]}
+	d.colSlab = d.colSlab[d.ncols:]
 	var derr *DocError
 	obj.Visit(func(k []byte, val *fastjson.Value) {
 		if derr == nil {
@@ -580,7 +591,14 @@ func (d *SessionDecoder) finish(st *docState) *DocError {
 		st.row.ID = NewID(first)
 	}
 	if len(st.attrs) > 1 {
-		st.row.Attrs = append(st.attrs, '}')
+		st.attrs = append(st.attrs, '}')
+		n := len(st.attrs)
+		if len(d.attrSlab) < n {
+			d.attrSlab = make([]byte, max(64<<10, n))
+		}
+		st.row.Attrs = d.attrSlab[:n:n]
+		copy(st.row.Attrs, st.attrs)
+		d.attrSlab = d.attrSlab[n:]
 	}
 	return nil
 }

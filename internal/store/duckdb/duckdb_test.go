@@ -128,6 +128,7 @@ func BenchmarkAppend(b *testing.B) {
 func BenchmarkDecode(b *testing.B) {
 	body := synth.New(1, 1_700_000_000_000).NDJSON(10_000)
 	b.SetBytes(int64(len(body)))
+	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		dec := ingest.NewSessionDecoder(model.Default, ingest.DefaultLimits(), "acme")
 		dec.Decode(body, func(store.Row) error { return nil })

@@ -84,7 +84,7 @@ func TestSessionsTableMatchesRegistry(t *testing.T) {
 	}
 	// The appender's row layout has one value per table column.
 	r := store.Row{Tenant: "t", ID: "x", Cols: make([]any, len(model.Default.Columns()))}
-	if n := len(appendRowValues(nil, model.Default.Columns(), &r)); n != len(gotNames) {
+	if n := len(appendRowValues(nil, model.Default.Columns(), &r, []byte("t"))); n != len(gotNames) {
 		t.Fatalf("appendRowValues lays out %d values for %d columns", n, len(gotNames))
 	}
 	for _, tbl := range []string{"tenants", "api_keys", "discovered_fields", "schema_migrations"} {

@@ -265,8 +265,12 @@ func (w *writer) commitRows(l *lane, group []op) error {
 	cols := w.reg.Columns()
 	args := make([]driver.Value, 0, 2+len(cols)+2+1)
 	for _, g := range group {
+		var tenant []byte
 		for i := range g.rows {
-			args = appendRowValues(args[:0], cols, &g.rows[i])
+			if tenant == nil || string(tenant) != g.rows[i].Tenant {
+				tenant = []byte(g.rows[i].Tenant)
+			}
+			args = appendRowValues(args[:0], cols, &g.rows[i], tenant)
 			if err := l.appender.AppendRow(args...); err != nil {
 				w.commitErrors.Inc()
 				l.resetAppender()
@@ -300,8 +304,8 @@ func (l *lane) resetAppender() {
 
 // appendRowValues lays a row out in the sessions table's column order:
 // tenant, id, then the registry's columns (an IP as its two halves), attrs.
-func appendRowValues(args []driver.Value, cols []*model.Field, r *store.Row) []driver.Value {
-	args = append(args, r.Tenant, r.ID)
+func appendRowValues(args []driver.Value, cols []*model.Field, r *store.Row, tenant []byte) []driver.Value {
+	args = append(args, tenant, r.ID) // the tenant as bytes, made once per request: the driver copies strings
 	for i, f := range cols {
 		if f.Name == "id" {
 			continue // written first, with the tenant
