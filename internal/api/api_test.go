@@ -1877,3 +1877,24 @@ func TestErrorsAreJSON(t *testing.T) {
 	a := s.call(t, "POST", "/api/v1/sessions", adminKey, strings.NewReader(`{"firstPacket":1709251200000`), "Content-Type", "application/x-ndjson")
 	wantError(t, a, http.StatusBadRequest)
 }
+
+func TestWrongMethodIs405WithAllow(t *testing.T) {
+	s := fixtureServer(t)
+	req, _ := http.NewRequest(http.MethodPut, s.URL+"/api/v1/sessions", nil)
+	req.SetBasicAuth(adminKey, "")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Fatalf("PUT /api/v1/sessions: %d, want 405", resp.StatusCode)
+	}
+	if got := resp.Header.Get("Allow"); got != "POST, GET" {
+		t.Errorf("Allow = %q, want \"POST, GET\"", got)
+	}
+	var m map[string]string
+	if err := json.NewDecoder(resp.Body).Decode(&m); err != nil || m["message"] == "" {
+		t.Errorf("body is not {\"message\"}: %v %v", m, err)
+	}
+}

@@ -38,6 +38,12 @@ type Created struct{ Body any }
 // the rate limit.
 func (s *Server) Handle(pattern string, perm auth.Permission, h func(http.ResponseWriter, *http.Request, *auth.Principal)) {
 	route := pattern
+	if method, path, ok := strings.Cut(pattern, " "); ok {
+		if _, seen := s.allow[path]; !seen {
+			s.paths.HandleFunc(path, func(http.ResponseWriter, *http.Request) {})
+		}
+		s.allow[path] = append(s.allow[path], method)
+	}
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -82,9 +83,13 @@ type Deps struct {
 
 // Server serves the APIs.
 type Server struct {
-	cfg      Config
-	deps     Deps
-	mux      *http.ServeMux
+	cfg  Config
+	deps Deps
+	mux  *http.ServeMux
+	// paths answers "which methods does this path take?" for the 405 of a
+	// known path asked with another method.
+	paths    *http.ServeMux
+	allow    map[string][]string
 	http     *http.Server
 	uploads  chan struct{}
 	discMu   sync.Mutex
@@ -104,7 +109,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if deps.Logger == nil {
 		deps.Logger = slog.Default()
 	}
-	s := &Server{cfg: cfg, deps: deps, mux: http.NewServeMux(),
+	s := &Server{cfg: cfg, deps: deps, mux: http.NewServeMux(), paths: http.NewServeMux(), allow: map[string][]string{},
 		uploads: make(chan struct{}, cfg.MaxConcurrentUploads),
 		disc:    map[string]tenantFields{},
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "seshat_http_requests_total", Help: "HTTP requests by route and status."},
@@ -148,8 +153,14 @@ func (s *Server) routes() {
 	s.HandleJSON("POST /api/v1/keys", auth.ManageKeys, s.createKey)
 	s.HandleJSON("GET /api/v1/keys", auth.ManageKeys, s.listKeys)
 	s.HandleJSON("DELETE /api/v1/keys/{id}", auth.ManageKeys, s.revokeKey)
-	// Anything else is a JSON 404, not the mux's text one.
+	// Anything else is a JSON 405 (known path, other method) or 404, not
+	// the mux's plain-text answers.
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if _, pattern := s.paths.Handler(r); pattern != "" {
+			w.Header().Set("Allow", strings.Join(s.allow[pattern], ", "))
+			writeError(w, r, &Error{Status: http.StatusMethodNotAllowed, Msg: fmt.Sprintf("%s is not allowed on %s", r.Method, r.URL.Path)})
+			return
+		}
 		writeError(w, r, &Error{Status: http.StatusNotFound, Msg: "no such endpoint: " + r.Method + " " + r.URL.Path})
 	})
 }
