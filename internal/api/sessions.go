@@ -136,8 +136,19 @@ func params(q url.Values, name string) []string {
 	return out
 }
 
-// parseCommon reads q, start and end, shared by searches and counts.
-func parseCommon(q url.Values, reg *model.Registry) (query.Expr, store.TimeRange, error) {
+// selection reads what searches and counts share: the tenant's registry and
+// the q, start and end parameters.
+func (s *Server) selection(r *http.Request, p *auth.Principal) (*model.Registry, query.Expr, store.TimeRange, error) {
+	reg, err := s.registry(r.Context(), p.Tenant)
+	if err != nil {
+		return nil, nil, store.TimeRange{}, err
+	}
+	expr, tr, err := parseSelection(r.URL.Query(), reg)
+	return reg, expr, tr, err
+}
+
+// parseSelection reads q, start and end.
+func parseSelection(q url.Values, reg *model.Registry) (query.Expr, store.TimeRange, error) {
 	var expr query.Expr
 	var tr store.TimeRange
 	if text := q.Get("q"); strings.TrimSpace(text) != "" {
@@ -171,11 +182,7 @@ const MaxLimit = 10_000
 func (s *Server) searchSessions(r *http.Request, p *auth.Principal) (any, error) {
 	start := time.Now()
 	q := r.URL.Query()
-	reg, err := s.registry(r.Context(), p.Tenant)
-	if err != nil {
-		return nil, err
-	}
-	expr, tr, err := parseCommon(q, reg)
+	reg, expr, tr, err := s.selection(r, p)
 	if err != nil {
 		return nil, err
 	}
@@ -243,11 +250,7 @@ func (s *Server) getSession(r *http.Request, p *auth.Principal) (any, error) {
 func (s *Server) countSessions(r *http.Request, p *auth.Principal) (any, error) {
 	start := time.Now()
 	q := r.URL.Query()
-	reg, err := s.registry(r.Context(), p.Tenant)
-	if err != nil {
-		return nil, err
-	}
-	expr, tr, err := parseCommon(q, reg)
+	reg, expr, tr, err := s.selection(r, p)
 	if err != nil {
 		return nil, err
 	}

@@ -395,16 +395,6 @@ func lastInPrefix(p netip.Prefix) netip.Addr {
 	return a
 }
 
-// ipParts mirrors store.IPParts (the store package imports this one).
-func ipParts(a netip.Addr) (hi, lo uint64) {
-	b := a.As16()
-	for i := 0; i < 8; i++ {
-		hi = hi<<8 | uint64(b[i])
-		lo = lo<<8 | uint64(b[8+i])
-	}
-	return hi, lo
-}
-
 // ipColumn compiles a value against an address stored as two 64-bit halves.
 func (c *compiler) ipColumn(f *model.Field, op CmpOp, s Scalar) (string, error) {
 	if s.Kind != ValBare && s.Kind != ValQuoted {
@@ -415,8 +405,8 @@ func (c *compiler) ipColumn(f *model.Field, op CmpOp, s Scalar) (string, error) 
 		return "", &Error{Pos: s.Pos, Msg: fmt.Sprintf("%q is not an address for %s: %v", s.Text, f.Name, err)}
 	}
 	H, L := f.Column+"_hi", f.Column+"_lo"
-	loH, loL := ipParts(lo)
-	hiH, hiL := ipParts(hi)
+	loH, loL := model.IPParts(lo)
+	hiH, hiL := model.IPParts(hi)
 	if op != OpEq {
 		if lo != hi || port >= 0 {
 			return "", &Error{Pos: s.Pos, Msg: fmt.Sprintf("%s needs a single address", op)}

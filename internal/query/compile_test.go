@@ -93,7 +93,7 @@ func except(ex ...string) []string {
 	return out
 }
 
-func ipArgs(s string) (hi, lo uint64) { return store.IPParts(netip.MustParseAddr(s)) }
+func ipArgs(s string) (hi, lo uint64) { return model.IPParts(netip.MustParseAddr(s)) }
 
 func hi(s string) uint64 { h, _ := ipArgs(s); return h }
 func lo(s string) uint64 { _, l := ipArgs(s); return l }

@@ -103,7 +103,7 @@ func (p Projection) Decode(vals []any) (Session, error) {
 			if v == nil || lo == nil {
 				continue
 			}
-			s.Fields[f.Name] = IPFromParts(toUint64(v), toUint64(lo)).String()
+			s.Fields[f.Name] = model.IPFromParts(toUint64(v), toUint64(lo)).String()
 			continue
 		}
 		if v == nil {
@@ -422,7 +422,7 @@ func (q SQL) CountQueries(req CountsRequest, f *model.Field) (top string, topArg
 // BucketValue renders a grouped value for output by field type.
 func BucketValue(f *model.Field, parts []any) any {
 	if f.Column != "" && f.Type == model.TypeIP && len(parts) == 2 {
-		return IPFromParts(toUint64(parts[0]), toUint64(parts[1])).String()
+		return model.IPFromParts(toUint64(parts[0]), toUint64(parts[1])).String()
 	}
 	v := parts[0]
 	if s, ok := v.(string); ok && f.Column == "" {

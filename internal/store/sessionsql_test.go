@@ -279,24 +279,24 @@ func TestIPPartsRoundTrip(t *testing.T) {
 		"2001:db8::8000:0:0:1", "::ffff:0:1", "::ffff:10.1.2.3", "64:ff9b::1.2.3.4",
 	} {
 		a := netip.MustParseAddr(s)
-		hi, lo := IPParts(a)
-		back := IPFromParts(hi, lo)
+		hi, lo := model.IPParts(a)
+		back := model.IPFromParts(hi, lo)
 		if back != a.Unmap() {
 			t.Errorf("%s -> (%#x, %#x) -> %s", s, hi, lo, back)
 		}
 	}
 	// IPv4 is kept IPv4-mapped and comes back as IPv4.
-	hi, lo := IPParts(netip.MustParseAddr("10.1.2.3"))
+	hi, lo := model.IPParts(netip.MustParseAddr("10.1.2.3"))
 	if hi != 0 || lo != 0xffff0a010203 {
 		t.Fatalf("10.1.2.3 -> (%#x, %#x)", hi, lo)
 	}
-	if h2, l2 := IPParts(netip.MustParseAddr("::ffff:10.1.2.3")); h2 != hi || l2 != lo {
+	if h2, l2 := model.IPParts(netip.MustParseAddr("::ffff:10.1.2.3")); h2 != hi || l2 != lo {
 		t.Fatal("mapped and plain IPv4 differ")
 	}
-	if a := IPFromParts(0, 0xffff0a010203); !a.Is4() || a.String() != "10.1.2.3" {
+	if a := model.IPFromParts(0, 0xffff0a010203); !a.Is4() || a.String() != "10.1.2.3" {
 		t.Fatalf("IPFromParts gave %s", a)
 	}
-	hi, lo = IPParts(netip.MustParseAddr("2001:db8::1"))
+	hi, lo = model.IPParts(netip.MustParseAddr("2001:db8::1"))
 	if hi != 0x20010db800000000 || lo != 1 {
 		t.Fatalf("2001:db8::1 -> (%#x, %#x)", hi, lo)
 	}
@@ -311,8 +311,8 @@ func TestIPPartsRoundTrip(t *testing.T) {
 			copy(b2[:8], b1[:8])
 		}
 		a1, a2 := netip.AddrFrom16(b1), netip.AddrFrom16(b2)
-		h1, l1 := IPParts(a1)
-		h2, l2 := IPParts(a2)
+		h1, l1 := model.IPParts(a1)
+		h2, l2 := model.IPParts(a2)
 		cmpParts := 0
 		switch {
 		case h1 < h2 || h1 == h2 && l1 < l2:
@@ -323,7 +323,7 @@ func TestIPPartsRoundTrip(t *testing.T) {
 		if cmpParts != a1.Compare(a2) {
 			t.Fatalf("order of %s and %s: parts %d, addresses %d", a1, a2, cmpParts, a1.Compare(a2))
 		}
-		if IPFromParts(h1, l1) != a1.Unmap() {
+		if model.IPFromParts(h1, l1) != a1.Unmap() {
 			t.Fatalf("round trip of %s", a1)
 		}
 	}
@@ -339,7 +339,7 @@ func TestDecodeRow(t *testing.T) {
 	reg := model.Default
 	vals := make([]any, FullProjection(reg).ScanCount())
 	i := 0
-	hi, lo := IPParts(netip.MustParseAddr("2001:db8::1"))
+	hi, lo := model.IPParts(netip.MustParseAddr("2001:db8::1"))
 	for _, f := range reg.Columns() {
 		switch {
 		case f.Name == "id":

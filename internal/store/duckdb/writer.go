@@ -313,7 +313,7 @@ func appendRowValues(args []driver.Value, cols []*model.Field, r *store.Row, ten
 		v := r.Cols[i]
 		if f.Type == model.TypeIP {
 			if a, ok := v.(netip.Addr); ok && a.IsValid() {
-				hi, lo := store.IPParts(a)
+				hi, lo := model.IPParts(a)
 				args = append(args, hi, lo)
 			} else {
 				args = append(args, nil, nil)
