@@ -78,6 +78,11 @@ type Result struct {
 	Stopped *DocError `json:"stopped,omitempty"`
 }
 
+// MaxDiscoveredPerBody bounds the unknown field names one body can add to
+// field discovery, so a body of random keys cannot grow memory without
+// bound; values of further unknown fields are still kept in the documents.
+const MaxDiscoveredPerBody = 1000
+
 // MaxErrors bounds the detailed errors one answer carries.
 const MaxErrors = 10
 
@@ -226,7 +231,7 @@ func (d *SessionDecoder) row(v *fastjson.Value) (store.Row, *DocError) {
 		return store.Row{}, derr
 	}
 	for _, f := range st.unknown {
-		if _, seen := d.Discovered[f.Name]; !seen {
+		if _, seen := d.Discovered[f.Name]; !seen && len(d.Discovered) < MaxDiscoveredPerBody {
 			d.Discovered[f.Name] = f.Type
 		}
 	}

@@ -665,3 +665,21 @@ func TestTransportName(t *testing.T) {
 }
 
 func ids(s ...string) []string { return s }
+
+// TestDiscoveredNamesPerBodyAreBounded: a body of random keys cannot grow
+// field discovery without bound; the documents themselves are all kept.
+func TestDiscoveredNamesPerBodyAreBounded(t *testing.T) {
+	var b strings.Builder
+	n := MaxDiscoveredPerBody + 500
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&b, "{\"firstPacket\":1700000000000,\"random.k%d\":%d}\n", i, i)
+	}
+	dec := newDecoder(DefaultLimits())
+	out := decode(t, dec, b.String())
+	if out.res.Accepted != n {
+		t.Fatalf("accepted %d of %d", out.res.Accepted, n)
+	}
+	if got := len(dec.DiscoveredFields()); got != MaxDiscoveredPerBody {
+		t.Fatalf("discovered %d names, want the cap %d", got, MaxDiscoveredPerBody)
+	}
+}

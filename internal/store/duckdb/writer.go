@@ -53,6 +53,7 @@ type writer struct {
 
 	knownMu sync.Mutex
 	known   map[string]bool // tenant + "\x00" + field: discovered fields already recorded
+	counts  map[string]int  // tenant: discovered fields recorded, once read from the table
 
 	batchRows    prometheus.Histogram
 	commitTime   prometheus.Histogram
@@ -73,6 +74,7 @@ func newWriter(ctx context.Context, db *sql.DB, cfg Config, reg *model.Registry,
 		queue:   make(chan op, cfg.QueueBatches),
 		stopped: make(chan struct{}),
 		known:   map[string]bool{},
+		counts:  map[string]int{},
 		batchRows: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "seshat_store_commit_rows", Help: "Rows per group commit.",
 			Buckets: prometheus.ExponentialBuckets(1, 4, 10),
@@ -336,6 +338,10 @@ func (w *writer) recordDiscovered(l *lane, rows []store.Row, fields []model.Fiel
 	}
 	tenant := rows[0].Tenant
 	w.knownMu.Lock()
+	if n, ok := w.counts[tenant]; ok && n >= MaxDiscoveredFields {
+		w.knownMu.Unlock()
+		return nil // full: do not take the exclusive lock for nothing
+	}
 	var fresh []model.Field
 	for _, f := range fields {
 		if !w.known[tenant+"\x00"+f.Name] {
@@ -350,12 +356,24 @@ func (w *writer) recordDiscovered(l *lane, rows []store.Row, fields []model.Fiel
 	defer w.exclusive.Unlock()
 	w.knownMu.Lock()
 	defer w.knownMu.Unlock()
+	n, ok := w.counts[tenant]
+	if !ok {
+		if err := l.conn.QueryRowContext(context.Background(), `SELECT count(*) FROM discovered_fields WHERE tenant = ?`, tenant).Scan(&n); err != nil {
+			return fmt.Errorf("cannot count discovered fields: %w", err)
+		}
+	}
 	now := time.Now().UnixMilli()
 	for _, f := range fresh {
 		k := tenant + "\x00" + f.Name
 		if w.known[k] {
 			continue
 		}
+		if n >= MaxDiscoveredFields {
+			// Past the cap the values are still stored in the documents;
+			// the names are just not listed or queryable as fields.
+			break
+		}
+		n++
 		_, err := l.conn.ExecContext(context.Background(),
 			`INSERT INTO discovered_fields (tenant, name, type, first_seen) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 			tenant, f.Name, string(f.Type), now)
@@ -364,5 +382,11 @@ func (w *writer) recordDiscovered(l *lane, rows []store.Row, fields []model.Fiel
 		}
 		w.known[k] = true
 	}
+	w.counts[tenant] = n
 	return nil
 }
+
+// MaxDiscoveredFields bounds the fields discovery lists for one tenant, so
+// that sources sending random keys cannot grow every tenant's registry (and
+// each query's field resolution) without bound.
+const MaxDiscoveredFields = 10_000
