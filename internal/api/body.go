@@ -29,21 +29,27 @@ var jsonTypes = map[string]bool{
 // gzip), it returns what was decoded so far together with the error, so the
 // complete documents before the break can still be accepted.
 func (s *Server) readBody(r *http.Request) ([]byte, error, error) {
+	return s.readBodyWithin(r, s.cfg.MaxBodyBytes, s.cfg.MaxDecompressedBytes)
+}
+
+// readBodyWithin is readBody with the given limits on the body as sent and
+// once decompressed.
+func (s *Server) readBodyWithin(r *http.Request, maxBody, maxDecompressed int64) ([]byte, error, error) {
 	ct := r.Header.Get("Content-Type")
 	mt, _, err := mime.ParseMediaType(ct)
 	if ct == "" || err != nil || !jsonTypes[mt] {
 		return nil, nil, &Error{Status: http.StatusUnsupportedMediaType,
 			Msg: fmt.Sprintf("unsupported content type %q: send application/x-ndjson or application/json", ct)}
 	}
-	if r.ContentLength > s.cfg.MaxBodyBytes {
-		return nil, nil, tooLarge(s.cfg.MaxBodyBytes, "")
+	if r.ContentLength > maxBody {
+		return nil, nil, tooLarge(maxBody, "")
 	}
-	raw, err := io.ReadAll(io.LimitReader(r.Body, s.cfg.MaxBodyBytes+1))
+	raw, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
 	if err != nil {
 		return nil, nil, badRequest("cannot read body: %v", err)
 	}
-	if int64(len(raw)) > s.cfg.MaxBodyBytes {
-		return nil, nil, tooLarge(s.cfg.MaxBodyBytes, "")
+	if int64(len(raw)) > maxBody {
+		return nil, nil, tooLarge(maxBody, "")
 	}
 	var dec io.Reader
 	switch enc := r.Header.Get("Content-Encoding"); enc {
@@ -67,10 +73,10 @@ func (s *Server) readBody(r *http.Request) ([]byte, error, error) {
 	}
 	// Read at most one byte past the limit: a bomb is stopped right there.
 	var out bytes.Buffer
-	out.Grow(min(len(raw)*8, int(s.cfg.MaxDecompressedBytes)) + 1)
-	_, err = io.Copy(&out, io.LimitReader(dec, s.cfg.MaxDecompressedBytes+1))
-	if int64(out.Len()) > s.cfg.MaxDecompressedBytes {
-		return nil, nil, tooLarge(s.cfg.MaxDecompressedBytes, " once decompressed")
+	out.Grow(min(len(raw)*8, int(maxDecompressed)) + 1)
+	_, err = io.Copy(&out, io.LimitReader(dec, maxDecompressed+1))
+	if int64(out.Len()) > maxDecompressed {
+		return nil, nil, tooLarge(maxDecompressed, " once decompressed")
 	}
 	if err != nil {
 		if errors.Is(err, io.ErrUnexpectedEOF) {

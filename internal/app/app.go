@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/seshatsec/seshat/internal/api"
+	"github.com/seshatsec/seshat/internal/api/alphasoc"
 	"github.com/seshatsec/seshat/internal/auth"
 	"github.com/seshatsec/seshat/internal/config"
 	"github.com/seshatsec/seshat/internal/model"
@@ -53,6 +54,13 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, erro
 	}
 	a.server, err = api.New(cfg.API, api.Deps{Store: db, Keys: keys, Registry: model.Default, Logger: log, Metrics: reg})
 	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	a.server.ServeSessionEvents(db)
+	asoc := alphasoc.DefaultConfig()
+	asoc.WriteTimeout = cfg.API.QueueTimeout
+	if _, err = alphasoc.New(asoc, alphasoc.Deps{Server: a.server, Store: db, Registry: model.Default, Limits: cfg.API.Limits, Logger: log, Metrics: reg}); err != nil {
 		db.Close()
 		return nil, err
 	}

@@ -43,13 +43,16 @@ const (
 	Write
 	Triage
 	ManageKeys
+	// Authenticated is granted to every role: what any valid key may do,
+	// such as AlphaSOC's account status, which sensors call at start-up.
+	Authenticated
 )
 
 var grants = map[Role]map[Permission]bool{
-	Admin:   {Read: true, Write: true, Triage: true, ManageKeys: true},
-	Analyst: {Read: true, Write: true, Triage: true},
-	Sensor:  {Write: true},
-	Viewer:  {Read: true},
+	Admin:   {Read: true, Write: true, Triage: true, ManageKeys: true, Authenticated: true},
+	Analyst: {Read: true, Write: true, Triage: true, Authenticated: true},
+	Sensor:  {Write: true, Authenticated: true},
+	Viewer:  {Read: true, Authenticated: true},
 }
 
 // ValidRole reports whether r names a role.

@@ -149,46 +149,13 @@ func (d *SessionDecoder) DiscoveredFields() []model.Field {
 // unless the body is newline-delimited, in which case decoding resumes on
 // the next line.
 func (d *SessionDecoder) Decode(body []byte, emit func(store.Row) error) (Result, error) {
-	res := Result{Rejected: map[string]int{}}
-	d.futureLimit = d.now().Add(d.limits.FutureSkew).UnixMilli()
-	sc := newScanner(body)
-	for index := 0; ; index++ {
-		start, doc, err := sc.next()
-		if err == errEnd {
-			break
-		}
-		res.Received++
-		if err != nil {
-			e := &DocError{Index: index, Offset: start, Reason: ReasonMalformed, Detail: err.Error()}
-			res.reject(e)
-			if !sc.resync(start) {
-				res.Stopped = e
-				break
-			}
-			continue
-		}
-		if len(doc) > d.limits.MaxDocBytes {
-			res.reject(&DocError{Index: index, Offset: start, Reason: ReasonTooLarge,
-				Detail: fmt.Sprintf("document of %d bytes exceeds the limit of %d", len(doc), d.limits.MaxDocBytes)})
-			continue
-		}
-		v, err := sc.parse(&d.parser, start, doc)
-		if err != nil {
-			res.reject(&DocError{Index: index, Offset: start, Reason: ReasonMalformed, Detail: "malformed JSON: " + err.Error()})
-			continue
-		}
-		row, derr := d.row(v)
+	return d.DecodeDocs(body, func(doc Doc) (*DocError, error) {
+		row, derr := d.row(doc.Value)
 		if derr != nil {
-			derr.Index, derr.Offset = index, start
-			res.reject(derr)
-			continue
+			return derr, nil
 		}
-		if err := emit(row); err != nil {
-			return res, err
-		}
-		res.Accepted++
-	}
-	return res, nil
+		return nil, emit(row)
+	})
 }
 
 // docState is the work area for one document.

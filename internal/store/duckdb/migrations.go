@@ -63,6 +63,15 @@ var migrations = []string{
 		first_seen BIGINT NOT NULL,
 		PRIMARY KEY (tenant, name)
 	);`,
+	// 2: raw telemetry events (AlphaSOC's dns, ip, ...), each linked to the
+	// session it became or joined.
+	`CREATE TABLE events (
+		tenant     VARCHAR NOT NULL,
+		session_id VARCHAR NOT NULL,
+		type       VARCHAR NOT NULL,
+		ts         BIGINT NOT NULL,
+		body       VARCHAR NOT NULL
+	);`,
 }
 
 // migrate brings the schema to the latest version inside one transaction per

@@ -21,6 +21,7 @@ import (
 // run (updates, key changes). done receives the outcome once it is committed.
 type op struct {
 	rows       []store.Row
+	events     []store.Event // raw events, committed with the rows (events.go)
 	discovered []model.Field
 	exec       func(ctx context.Context, conn *sql.Conn) error
 	done       chan error
@@ -264,6 +265,12 @@ func (w *writer) commitRows(l *lane, group []op) error {
 			return err
 		}
 	}
+	tx, err := w.beginEvents(l, group) // nil unless the group carries raw events
+	if err != nil {
+		w.commitErrors.Inc()
+		return err
+	}
+	defer tx.rollback() // a no-op once committed
 	cols := w.reg.Columns()
 	args := make([]driver.Value, 0, 2+len(cols)+2+1)
 	for _, g := range group {
@@ -285,6 +292,10 @@ func (w *writer) commitRows(l *lane, group []op) error {
 		w.commitErrors.Inc()
 		l.resetAppender()
 		return fmt.Errorf("cannot commit sessions: %w", err)
+	}
+	if err := tx.commit(); err != nil {
+		w.commitErrors.Inc()
+		return err
 	}
 	w.batchRows.Observe(float64(total))
 	w.rowsWritten.Add(float64(total))
