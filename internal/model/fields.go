@@ -138,7 +138,7 @@ var coreFields = []Field{
 }
 
 // Default is the registry of every built-in field.
-var Default = mustRegistry(coreFields, appFields, privilegedFields)
+var Default = mustRegistry(coreFields, appFields, privilegedFields, zeekFields)
 
 func mustRegistry(groups ...[]Field) *Registry {
 	var all []Field
