@@ -293,6 +293,10 @@ func queryBench(base string, reps int) error {
 		{"one source IP's 50 newest sessions", "/api/v1/sessions", func(i int) url.Values {
 			return url.Values{"q": {fmt.Sprintf("ip.src == 10.0.%d.%d", (i*37)%256, (i*91)%256)}, "limit": {"50"}, "order": {"firstPacket:desc"}}
 		}},
+		{"same, fields=id,firstPacket,ip.dst,port.dst", "/api/v1/sessions", func(i int) url.Values {
+			return url.Values{"q": {fmt.Sprintf("ip.src == 10.0.%d.%d", (i*41)%256, (i*97)%256)}, "limit": {"50"}, "order": {"firstPacket:desc"},
+				"fields": {"id,firstPacket,ip.dst,port.dst"}}
+		}},
 		{"top-20 destination.port over everything", "/api/v1/sessions/counts", func(int) url.Values {
 			return url.Values{"field": {"destination.port"}, "size": {"20"}}
 		}},

@@ -217,6 +217,7 @@ func (s *Server) searchSessions(r *http.Request, p *auth.Principal) (any, error)
 		}
 		project = append(project, f.Name)
 	}
+	req.Fields = project // the store reads only the columns these need
 	req.Count = q.Get("count") == "true" || q.Get("count") == "1"
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.QueryTimeout)
 	defer cancel()

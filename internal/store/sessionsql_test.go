@@ -375,3 +375,22 @@ func TestDecodeRow(t *testing.T) {
 		t.Fatal("DecodeRow accepted broken attributes")
 	}
 }
+
+// TestProjectionForReadsOnlyWhatFieldsNeed: a search for a few column
+// fields must not read the wide attribute document or other columns.
+func TestProjectionForReadsOnlyWhatFieldsNeed(t *testing.T) {
+	reg := model.Default
+	p := ProjectionFor(reg, []string{"firstPacket", "destination.ip"})
+	if got, want := p.SQL(), "id, first_packet, dst_ip_hi, dst_ip_lo"; got != want {
+		t.Errorf("SQL() = %q, want %q", got, want)
+	}
+	if p.Attrs || p.ScanCount() != 4 {
+		t.Errorf("Attrs %v, ScanCount %d; want false, 4", p.Attrs, p.ScanCount())
+	}
+	if p := ProjectionFor(reg, []string{"http.host"}); !p.Attrs || p.SQL() != "id, attrs" {
+		t.Errorf("an attribute field: SQL() = %q, Attrs %v", p.SQL(), p.Attrs)
+	}
+	if p := ProjectionFor(reg, nil); !p.Attrs || len(p.Cols) != len(reg.Columns()) {
+		t.Errorf("no fields must read everything")
+	}
+}
