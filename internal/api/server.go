@@ -146,6 +146,7 @@ func (s *Server) routes() {
 		s.Handle("GET /metrics", auth.Read, func(w http.ResponseWriter, r *http.Request, p *auth.Principal) { metrics.ServeHTTP(w, r) })
 	}
 	s.HandleJSON("POST /api/v1/sessions", auth.Write, s.uploadSessions)
+	s.HandleJSON("POST /api/v1/import", auth.Write, s.importFile)
 	s.HandleJSON("GET /api/v1/sessions", auth.Read, s.searchSessions)
 	s.HandleJSON("GET /api/v1/sessions/counts", auth.Read, s.countSessions)
 	s.HandleJSON("GET /api/v1/sessions/{id}", auth.Read, s.getSession)
