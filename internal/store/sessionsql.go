@@ -387,6 +387,9 @@ func decodeCursor(s, sig string, keys []sortKey) ([]any, error) {
 // CountQueries builds, for one field, the top-values query (rows of value
 // parts then count) and the totals query (rows counted, values counted).
 func (q SQL) CountQueries(req CountsRequest, f *model.Field) (top string, topArgs []any, totals string, totalArgs []any, err error) {
+	if f.Column == "" && !query.SafeFieldName(f.Name) {
+		return "", nil, "", nil, &InvalidError{Msg: fmt.Sprintf("field %q cannot be counted", f.Name)}
+	}
 	where, args, err := q.where(req.Tenant, req.Registry, req.Filter, req.Range)
 	if err != nil {
 		return "", nil, "", nil, err

@@ -135,3 +135,14 @@ func BenchmarkDecode(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N*10_000)/b.Elapsed().Seconds(), "docs/s")
 }
+
+// TestJSONPathEscapesQuotes: names reach SQL text only after the registry
+// or SafeFieldName checked them; the path literal escapes them anyway.
+func TestJSONPathEscapesQuotes(t *testing.T) {
+	if got, want := jsonPath(`a'b"c\`, ""), `'$."a''b\"c\\"'`; got != want {
+		t.Errorf("jsonPath = %s, want %s", got, want)
+	}
+	if got, want := jsonPath("dns.queryHost", "[*]"), `'$."dns.queryHost"[*]'`; got != want {
+		t.Errorf("jsonPath = %s, want %s", got, want)
+	}
+}

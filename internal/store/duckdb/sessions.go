@@ -19,9 +19,13 @@ type Dialect struct{}
 
 var _ query.Dialect = Dialect{}
 
-// jsonPath quotes a field name as a JSON path member; names were checked
-// against query.SafeFieldName, so they hold no quote or backslash.
-func jsonPath(key, suffix string) string { return `'$."` + key + `"` + suffix + `'` }
+// jsonPath quotes a field name as a JSON path member. Names were checked
+// against query.SafeFieldName, so they hold no quote or backslash; the
+// escaping is a second line of defence, not the first.
+func jsonPath(key, suffix string) string {
+	key = strings.NewReplacer(`\`, `\\`, `"`, `\"`, `'`, `''`).Replace(key)
+	return `'$."` + key + `"` + suffix + `'`
+}
 
 func (Dialect) AttrText(key string) string {
 	return "json_extract_string(attrs, " + jsonPath(key, "") + ")"
