@@ -3,6 +3,8 @@ package ingest
 import (
 	"strconv"
 	"strings"
+
+	"github.com/seshatsec/seshat/internal/model"
 )
 
 // Helpers shared by the decoders of sensor logs (Zeek, Suricata EVE): the
@@ -118,4 +120,37 @@ func LooksLikeHost(s string) bool {
 		}
 	}
 	return true
+}
+
+// SetCertDN keeps a certificate's distinguished name as text in fields and
+// split into cert.<kind>CN, cert.<kind>ON and cert.<kind>OU (kind is
+// "issuer" or "subject"), as Arkime files them; Zeek and Suricata both
+// write DNs this way.
+func (b *RowBuilder) SetCertDN(fields []*model.Field, kind, dn string) *DocError {
+	for _, f := range fields {
+		if derr := b.SetText(f, dn); derr != nil {
+			return derr
+		}
+	}
+	var derr *DocError
+	SplitDN(dn, func(k, val string) {
+		if derr != nil {
+			return
+		}
+		var suffix string
+		switch strings.ToUpper(k) {
+		case "CN":
+			suffix = "CN"
+		case "O":
+			suffix = "ON"
+		case "OU":
+			suffix = "OU"
+		default:
+			return
+		}
+		if f, ok := b.Lookup("cert." + kind + suffix); ok {
+			derr = b.AddUnique(f, val)
+		}
+	})
+	return derr
 }

@@ -577,32 +577,7 @@ func (d *Decoder) rdata(typ, s string) *ingest.DocError {
 
 // dn keeps a distinguished name raw and split into cert.<kind>CN/ON/OU.
 func (d *Decoder) dn(sp *spec, dn string) *ingest.DocError {
-	for _, f := range sp.fields {
-		if derr := d.rb.SetText(f, dn); derr != nil {
-			return derr
-		}
-	}
-	var derr *ingest.DocError
-	ingest.SplitDN(dn, func(k, val string) {
-		if derr != nil {
-			return
-		}
-		var suffix string
-		switch strings.ToUpper(k) {
-		case "CN":
-			suffix = "CN"
-		case "O":
-			suffix = "ON"
-		case "OU":
-			suffix = "OU"
-		default:
-			return
-		}
-		if f, ok := d.rb.Lookup("cert." + sp.arg + suffix); ok {
-			derr = d.rb.AddUnique(f, val)
-		}
-	})
-	return derr
+	return d.rb.SetCertDN(sp.fields, sp.arg, dn)
 }
 
 // discovered keeps a key no table names as eve.<path>, typed by its JSON

@@ -239,32 +239,7 @@ func (d *Decoder) dn(sp *spec, dn string) *ingest.DocError {
 			return derr
 		}
 	}
-	for _, f := range sp.fields {
-		if derr := d.rb.SetText(f, dn); derr != nil {
-			return derr
-		}
-	}
-	var derr *ingest.DocError
-	ingest.SplitDN(dn, func(k, val string) {
-		if derr != nil {
-			return
-		}
-		var suffix string
-		switch strings.ToUpper(k) {
-		case "CN":
-			suffix = "CN"
-		case "O":
-			suffix = "ON"
-		case "OU":
-			suffix = "OU"
-		default:
-			return
-		}
-		if f, ok := d.rb.Lookup("cert." + sp.arg + suffix); ok {
-			derr = d.rb.AddUnique(f, val)
-		}
-	})
-	return derr
+	return d.rb.SetCertDN(sp.fields, sp.arg, dn)
 }
 
 // discovered keeps a column no table names, typed by its kind.
