@@ -106,9 +106,9 @@ type SessionDecoder struct {
 	parser fastjson.Parser
 	ncols  int
 	// Indexes in Row.Cols of the columns that document-level rules set.
-	firstIdx, lastIdx, transportIdx, typeIdx int
-	name                                     []byte   // reused buffer for dotted names of nested fields
-	st                                       docState // reused work area for the document being decoded
+	firstIdx, lastIdx, transportIdx, typeIdx, protocolIdx int
+	name                                                  []byte   // reused buffer for dotted names of nested fields
+	st                                                    docState // reused work area for the document being decoded
 	// Slabs that rows' Cols and Attrs are carved from: one allocation per
 	// few hundred rows instead of several per row (decoding is the hottest
 	// path of an upload).
@@ -130,7 +130,7 @@ func NewSessionDecoder(reg *model.Registry, limits Limits, tenant string) *Sessi
 		return f.ColumnIndex()
 	}
 	return &SessionDecoder{reg: reg, limits: limits, tenant: tenant, now: time.Now, ncols: len(reg.Columns()),
-		firstIdx: col("firstPacket"), lastIdx: col("lastPacket"), transportIdx: col("network.transport"), typeIdx: col("session.type"),
+		firstIdx: col("firstPacket"), lastIdx: col("lastPacket"), transportIdx: col("network.transport"), typeIdx: col("session.type"), protocolIdx: col("protocol"),
 		Discovered: map[string]model.Type{}}
 }
 
@@ -555,6 +555,17 @@ func (d *SessionDecoder) finish(st *docState) *DocError {
 	if st.row.Cols[ti] == nil && st.ipProto >= 0 {
 		st.row.Cols[ti] = TransportName(st.ipProto)
 	}
+	if st.row.Cols[ti] == nil {
+		// Arkime lists the transport among the detected protocols.
+		if protos, ok := st.row.Cols[d.protocolIdx].([]string); ok {
+			for _, p := range protos {
+				if transports[p] {
+					st.row.Cols[ti] = p
+					break
+				}
+			}
+		}
+	}
 	si := d.typeIdx
 	if st.row.Cols[si] == nil {
 		st.row.Cols[si] = "network"
@@ -574,6 +585,9 @@ func (d *SessionDecoder) finish(st *docState) *DocError {
 	}
 	return nil
 }
+
+// transports are the protocol-list entries that name a transport.
+var transports = map[string]bool{"tcp": true, "udp": true, "icmp": true, "icmpv6": true, "sctp": true}
 
 // TransportName names an IP protocol number the way network.transport does.
 func TransportName(p int64) string {

@@ -683,3 +683,20 @@ func TestDiscoveredNamesPerBodyAreBounded(t *testing.T) {
 		t.Fatalf("discovered %d names, want the cap %d", got, MaxDiscoveredPerBody)
 	}
 }
+
+// TestTransportFromProtocolList: Arkime documents name the transport only in
+// the protocol list; network.transport is filled from it.
+func TestTransportFromProtocolList(t *testing.T) {
+	out := decode(t, newDecoder(DefaultLimits()), `{"firstPacket":1700000000000,"protocol":["http","tcp"]}`+"\n"+
+		`{"firstPacket":1700000000000,"protocol":["dns"]}`+"\n")
+	if len(out.rows) != 2 {
+		t.Fatalf("got %d rows", len(out.rows))
+	}
+	f, _ := model.Default.Lookup("network.transport")
+	if got := out.rows[0].Cols[f.ColumnIndex()]; got != "tcp" {
+		t.Errorf("transport %v, want tcp", got)
+	}
+	if got := out.rows[1].Cols[f.ColumnIndex()]; got != nil {
+		t.Errorf("transport %v, want none", got)
+	}
+}
