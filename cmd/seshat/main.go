@@ -24,7 +24,7 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(serveCmd(), queryCmd(), keysCmd(), importCmd(), &cobra.Command{
+	root.AddCommand(serveCmd(), queryCmd(), keysCmd(), importCmd(), captureCmd(), &cobra.Command{
 		Use:   "version",
 		Short: "Print the version",
 		Run:   func(cmd *cobra.Command, _ []string) { fmt.Fprintln(cmd.OutOrStdout(), "seshat", version) },
