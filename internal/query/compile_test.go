@@ -182,8 +182,8 @@ var compileCases = []compileCase{
 	{q: `session.duration == 2.5`, want: ids("s16")},
 
 	// Strings: exact, quoted, wildcards, regex.
-	{q: `network.transport == udp`, args: []any{"udp"}, sqlHas: []string{"transport = ?"}, want: ids("s03", "s04", "s05")},
-	{q: `ip.protocol == tcp`, want: ids("s01", "s02", "s06", "s07")},
+	{q: `network.transport == udp`, args: []any{"udp"}, sqlHas: []string{"transport = ?"}, want: ids("s03", "s04", "s05", "s20")}, // s20 names udp only in its protocol list,
+	{q: `ip.protocol == tcp`, want: ids("s01", "s02", "s06", "s07", "s08", "s13")},                                                // s08, s13: from the protocol list,
 	{q: `user.name == alice`, want: ids("s01")},
 	{q: `user.name == "alice"`, want: ids("s01")},
 	{q: `user.name != alice`, want: except("s01")},
