@@ -16,6 +16,7 @@ func serveCmd() *cobra.Command {
 	var (
 		listen, data, file string
 		check              bool
+		intel              []string
 	)
 	var envHelp strings.Builder
 	for _, e := range config.Env {
@@ -39,6 +40,7 @@ func serveCmd() *cobra.Command {
 			if cmd.Flags().Changed("data") {
 				cfg.Data = data
 			}
+			cfg.Intel = append(cfg.Intel, intel...)
 			if err := cfg.Validate(); err != nil {
 				return err
 			}
@@ -54,6 +56,7 @@ func serveCmd() *cobra.Command {
 	cmd.Flags().StringVar(&listen, "listen", def.Listen, "address to listen on (host:port)")
 	cmd.Flags().StringVar(&data, "data", def.Data, "data folder (the DuckDB database lives here)")
 	cmd.Flags().StringVar(&file, "config", "", "YAML configuration file (unknown keys are rejected)")
+	cmd.Flags().StringArrayVar(&intel, "intel", nil, "threat-intelligence feed file or folder (repeatable; added to the configuration's intel)")
 	cmd.Flags().BoolVar(&check, "check-config", false, "validate the configuration and exit")
 	return cmd
 }

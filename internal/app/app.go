@@ -9,6 +9,9 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -18,6 +21,7 @@ import (
 	"github.com/seshatsec/seshat/internal/api/alphasoc"
 	"github.com/seshatsec/seshat/internal/auth"
 	"github.com/seshatsec/seshat/internal/config"
+	"github.com/seshatsec/seshat/internal/detect"
 	"github.com/seshatsec/seshat/internal/model"
 	"github.com/seshatsec/seshat/internal/store/duckdb"
 )
@@ -28,6 +32,7 @@ type App struct {
 	log    *slog.Logger
 	store  *duckdb.DB
 	server *api.Server
+	det    *detect.Detector
 	// Addr is where the server listens.
 	Addr net.Addr
 	// NewAdminKey is the bootstrap admin key made by this start, if any.
@@ -43,6 +48,18 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, erro
 		return nil, err
 	}
 	a := &App{cfg: cfg, log: log, store: db}
+	// Detection wraps the store, so every ingest path below writes through it.
+	det, err := detect.New(detect.Config{Intel: cfg.Intel}, model.Default, log)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	a.det = det
+	st, err := detect.NewStore(db, det, reg)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
 	keys, err := auth.NewKeys(ctx, db, cfg.API.RateLimit)
 	if err != nil {
 		db.Close()
@@ -52,15 +69,17 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, erro
 		db.Close()
 		return nil, fmt.Errorf("cannot make the bootstrap admin key: %w", err)
 	}
-	a.server, err = api.New(cfg.API, api.Deps{Store: db, Keys: keys, Registry: model.Default, Logger: log, Metrics: reg})
+	a.server, err = api.New(cfg.API, api.Deps{Store: st, Keys: keys, Registry: model.Default, Logger: log, Metrics: reg})
 	if err != nil {
 		db.Close()
 		return nil, err
 	}
 	a.server.ServeSessionEvents(db)
+	a.server.ServeAlerts(db)
+	alphasoc.ServeAlerts(a.server, db)
 	asoc := alphasoc.DefaultConfig()
 	asoc.WriteTimeout = cfg.API.QueueTimeout
-	if _, err = alphasoc.New(asoc, alphasoc.Deps{Server: a.server, Store: db, Registry: model.Default, Limits: cfg.API.Limits, Logger: log, Metrics: reg}); err != nil {
+	if _, err = alphasoc.New(asoc, alphasoc.Deps{Server: a.server, Store: st, Registry: model.Default, Limits: cfg.API.Limits, Logger: log, Metrics: reg}); err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -91,6 +110,21 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 		fmt.Fprintf(out, "new admin API key (shown once, keep it safe): %s\n", a.NewAdminKey)
 	}
 	log.Info("started", "listen", a.Addr.String(), "data", cfg.Data)
+	// SIGHUP reloads the threat intelligence; matching goes on with the
+	// old index until the new one is swapped in.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer func() {
+		signal.Stop(hup)
+		close(hup) // ends the reloader; nothing is delivered after Stop
+	}()
+	go func() {
+		for range hup {
+			if err := a.det.Reload(); err != nil {
+				log.Error("cannot reload threat intelligence", "err", err)
+			}
+		}
+	}()
 	<-ctx.Done()
 	log.Info("stopping")
 	start := time.Now()

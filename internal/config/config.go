@@ -11,6 +11,7 @@ import (
 	"os"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -30,6 +31,10 @@ type Config struct {
 	// AdminKey, when set, is the bootstrap admin key (SESHAT_ADMIN_KEY);
 	// better given by environment than written in a file.
 	AdminKey string `yaml:"admin_key"`
+	// Intel lists threat-intelligence feed files or folders (Zeek Intel
+	// TSV, plain lists, JA3 CSV; see internal/detect). SESHAT_INTEL takes
+	// them comma-separated; seshat serve --intel adds more.
+	Intel []string `yaml:"intel"`
 }
 
 // Default is the configuration when nothing is set.
@@ -73,6 +78,7 @@ var Env = []struct{ Name, Sets string }{
 	{"SESHAT_RATE_LIMIT", "api.rate_limit.requests_per_second"},
 	{"SESHAT_RATE_BURST", "api.rate_limit.burst"},
 	{"SESHAT_FUTURE_SKEW", "api.limits.future_skew"},
+	{"SESHAT_INTEL", "intel (comma-separated paths)"},
 }
 
 func applyEnv(cfg *Config, env func(string) string) error {
@@ -97,6 +103,15 @@ func applyEnv(cfg *Config, env func(string) string) error {
 		}),
 		set("SESHAT_RATE_BURST", func(v string) (err error) { cfg.API.RateLimit.Burst, err = strconv.Atoi(v); return }),
 		set("SESHAT_FUTURE_SKEW", func(v string) (err error) { cfg.API.Limits.FutureSkew, err = time.ParseDuration(v); return }),
+		set("SESHAT_INTEL", func(v string) error {
+			cfg.Intel = nil
+			for _, p := range strings.Split(v, ",") {
+				if p = strings.TrimSpace(p); p != "" {
+					cfg.Intel = append(cfg.Intel, p)
+				}
+			}
+			return nil
+		}),
 	}
 	return errors.Join(errs...)
 }

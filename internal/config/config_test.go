@@ -174,6 +174,7 @@ func TestEnvOverrides(t *testing.T) {
 		"SESHAT_RATE_LIMIT":   "2.5",
 		"SESHAT_RATE_BURST":   "7",
 		"SESHAT_FUTURE_SKEW":  "90s",
+		"SESHAT_INTEL":        "/feeds/a, /feeds/b,",
 		"SESHAT_UNRELATED":    "ignored",
 	}
 	cfg, err := Load(p, envOf(env))
@@ -189,6 +190,7 @@ func TestEnvOverrides(t *testing.T) {
 	want.API.RateLimit.RequestsPerSecond = 2.5
 	want.API.RateLimit.Burst = 7
 	want.API.Limits.FutureSkew = 90 * time.Second
+	want.Intel = []string{"/feeds/a", "/feeds/b"}
 	if d := cmp.Diff(want, cfg); d != "" {
 		t.Fatalf("config (-want +got):\n%s", d)
 	}

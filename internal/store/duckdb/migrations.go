@@ -72,6 +72,19 @@ var migrations = []string{
 		ts         BIGINT NOT NULL,
 		body       VARCHAR NOT NULL
 	);`,
+	// 3: alerts raised by detection, with an ordered id per tenant (seq)
+	// that alert feeds page on.
+	`CREATE TABLE alerts (
+		tenant     VARCHAR NOT NULL,
+		seq        BIGINT NOT NULL,
+		id         VARCHAR NOT NULL,
+		ts         BIGINT NOT NULL,
+		event_type VARCHAR NOT NULL,
+		session_id VARCHAR NOT NULL,
+		threats    VARCHAR[] NOT NULL,
+		severity   BIGINT NOT NULL,
+		body       VARCHAR NOT NULL
+	);`,
 }
 
 // migrate brings the schema to the latest version inside one transaction per
