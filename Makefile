@@ -28,7 +28,11 @@ FUZZ_TARGETS := \
 	./internal/ingest/alphasoc:FuzzDecodeEvents \
 	./internal/ingest/zeek:FuzzZeekTSV \
 	./internal/ingest/zeek:FuzzZeekJSON \
-	./internal/ingest/eve:FuzzEVE
+	./internal/ingest/eve:FuzzEVE \
+	./internal/sensor:FuzzDecodePacket \
+	./internal/sensor:FuzzReadPcap \
+	./internal/detect:FuzzParseFeeds
+
 test: vet
 	$(GO) test -count=1 $(PKGS)
 	$(MAKE) fuzz
