@@ -5,8 +5,11 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/klauspost/compress/gzip"
+
+	"github.com/seshatsec/seshat/internal/model"
 )
 
 // ReasonLineTooLong is the rejection reason of a line longer than a line
@@ -138,4 +141,15 @@ func (l *LineReader) Next() (line []byte, tooLong bool, err error) {
 func trimEOL(b []byte) []byte {
 	b = bytes.TrimSuffix(b, []byte{'\n'})
 	return bytes.TrimSuffix(b, []byte{'\r'})
+}
+
+// StreamConfig configures a line-oriented log decoder (Zeek, EVE).
+type StreamConfig struct {
+	Tenant   string
+	Registry *model.Registry // nil: model.Default
+	Limits   Limits          // zero fields: DefaultLimits
+	// MaxLineBytes bounds one line, that is one record or event (a longer
+	// one is rejected); 0 means Limits.MaxDocBytes.
+	MaxLineBytes int
+	Now          func() time.Time // nil: time.Now; for the future-time check
 }

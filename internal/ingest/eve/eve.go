@@ -124,15 +124,7 @@ type Record struct {
 }
 
 // Config configures a Decoder.
-type Config struct {
-	Tenant   string
-	Registry *model.Registry // nil: model.Default
-	Limits   ingest.Limits   // zero fields: ingest.DefaultLimits
-	// MaxLineBytes bounds one event (a longer line is rejected); 0 means
-	// Limits.MaxDocBytes.
-	MaxLineBytes int
-	Now          func() time.Time // nil: time.Now; for the future-time check
-}
+type Config = ingest.StreamConfig
 
 // Decoder turns EVE logs into rows and alerts for one tenant. It is not
 // safe for concurrent use; it may decode several streams one after another.

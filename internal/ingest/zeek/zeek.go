@@ -100,15 +100,7 @@ const (
 type Result = ingest.StreamResult
 
 // Config configures a Decoder.
-type Config struct {
-	Tenant   string
-	Registry *model.Registry // nil: model.Default
-	Limits   ingest.Limits   // zero fields: ingest.DefaultLimits
-	// MaxLineBytes bounds one line (a longer one is rejected); 0 means
-	// Limits.MaxDocBytes.
-	MaxLineBytes int
-	Now          func() time.Time // nil: time.Now; for the future-time check
-}
+type Config = ingest.StreamConfig
 
 // Decoder turns Zeek logs into session rows for one tenant. It is not safe
 // for concurrent use; it may decode several streams one after another.
