@@ -4,11 +4,13 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -47,10 +49,11 @@ type arkimeSession struct {
 			ID []int `json:"id"`
 		} `json:"vlan"`
 	} `json:"network"`
-	TCPFlags *TCPFlags `json:"tcpflags"`
-	SrcTTL   intList   `json:"srcTTL"`
-	DstTTL   intList   `json:"dstTTL"`
-	Protocol []string  `json:"protocol"`
+	TCPFlags *TCPFlags       `json:"tcpflags"`
+	SrcTTL   intList         `json:"srcTTL"`
+	DstTTL   intList         `json:"dstTTL"`
+	Protocol []string        `json:"protocol"`
+	DNS      json.RawMessage `json:"dns"`
 }
 
 // intList reads a list of numbers that Arkime sometimes writes as strings.
@@ -76,6 +79,11 @@ var conformanceFields = []string{
 	"session", "direction", "source.packets", "source.bytes", "destination.packets", "destination.bytes",
 	"client.bytes", "server.bytes", "firstPacket", "lastPacket", "network.community_id",
 	"tcpflags", "srcTTL", "dstTTL", "source.mac", "destination.mac", "network.vlan.id",
+	"protocol.dns", "dns.queryHost", "dns.qt", "dns.qc", "dns.opcode", "dns.status", "dns.headerFlags",
+	"dns.host", "dns.ip", "dns.nameserverHost", "dns.nameserverIp", "dns.mailserverHost", "dns.mailserverIp",
+	"dns.answersCnt", "dns.answers.name", "dns.answers.type", "dns.answers.class", "dns.answers.ttl",
+	"dns.answers.ip", "dns.answers.cname", "dns.answers.nameserver", "dns.answers.mx", "dns.answers.priority",
+	"dns.answers.txt", "dns.answers.https",
 }
 
 // conformanceFloor is the match rate (per cent) each field reached when the
@@ -85,6 +93,12 @@ var conformanceFloor = map[string]float64{
 	"destination.bytes": 98.1, "client.bytes": 94.6, "server.bytes": 96.5, "firstPacket": 98.9, "lastPacket": 96.2,
 	"network.community_id": 99.4, "tcpflags": 97.3, "srcTTL": 99.7, "dstTTL": 99.5, "source.mac": 99.1,
 	"destination.mac": 99.4, "network.vlan.id": 88,
+	"protocol.dns": 100, "dns.queryHost": 100, "dns.qt": 100, "dns.qc": 100, "dns.opcode": 100, "dns.status": 100,
+	"dns.headerFlags": 100, "dns.host": 100, "dns.ip": 100, "dns.nameserverHost": 100, "dns.nameserverIp": 100,
+	"dns.mailserverHost": 100, "dns.mailserverIp": 100, "dns.answersCnt": 100, "dns.answers.name": 100,
+	"dns.answers.type": 100, "dns.answers.class": 100, "dns.answers.ttl": 100, "dns.answers.ip": 100,
+	"dns.answers.cname": 100, "dns.answers.nameserver": 100, "dns.answers.mx": 100, "dns.answers.priority": 100,
+	"dns.answers.https": 100,
 }
 
 type difference struct {
@@ -173,6 +187,7 @@ func TestArkimeConformance(t *testing.T) {
 			g := list[0]
 			byKey[k] = list[1:]
 			cmp("session", "present", "present")
+			compareDNS(t, e, g, cmp)
 			dir := g.Source.IP == e.Source.IP && port(g.Source.Port) == e.Source.Port
 			cmp("direction", fmt.Sprintf("%s:%d", e.Source.IP, e.Source.Port), fmt.Sprintf("%s:%d", g.Source.IP, port(g.Source.Port)))
 			if !dir {
@@ -344,4 +359,122 @@ func writeConformance(t *testing.T, table string, extra, files int, diffs []diff
 	if err := os.WriteFile("testdata/arkime/DIFFERENCES.md", []byte(b.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// dnsCompared are the dns fields compared, as named in Arkime's objects.
+var dnsCompared = []string{"queryHost", "qt", "qc", "opcode", "status", "headerFlags", "host", "ip",
+	"nameserverHost", "nameserverIp", "mailserverHost", "mailserverIp", "answersCnt"}
+
+var dnsAnswerCompared = []string{"name", "type", "class", "ttl", "ip", "cname", "nameserver", "mx", "priority", "txt", "https"}
+
+// compareDNS compares the DNS values of a session both sides agree is the
+// same. Arkime writes one object per transaction, the sensor the union of
+// their values: Arkime's are flattened the same way (unique sorted values,
+// and every answer's value sorted for the answers.* fields).
+func compareDNS(t *testing.T, e arkimeSession, g *Session, cmp func(string, any, any)) {
+	wantDNS, haveDNS := slices.Contains(e.Protocol, "dns"), slices.Contains(g.Protocol, "dns")
+	if !wantDNS && !haveDNS {
+		return
+	}
+	cmp("protocol.dns", wantDNS, haveDNS)
+	var entries []map[string]any
+	if len(e.DNS) > 0 {
+		if err := json.Unmarshal(e.DNS, &entries); err != nil {
+			var one map[string]any
+			if err := json.Unmarshal(e.DNS, &one); err != nil {
+				t.Fatalf("dns: %v", err)
+			}
+			entries = []map[string]any{one}
+		}
+	}
+	want := map[string][]string{}
+	for _, en := range entries {
+		for _, f := range dnsCompared {
+			want[f] = append(want[f], jsonStrings(en[f])...)
+		}
+		answers, _ := en["answers"].([]any)
+		for _, a := range answers {
+			m, _ := a.(map[string]any)
+			for _, f := range dnsAnswerCompared {
+				want["answers."+f] = append(want["answers."+f], jsonStrings(m[f])...)
+			}
+		}
+	}
+	have := map[string][]string{}
+	if d := g.DNS; d != nil {
+		for f, v := range map[string][]string{"queryHost": d.QueryHost, "qt": d.QT, "qc": d.QC, "opcode": d.Opcode,
+			"status": d.Status, "headerFlags": d.HeaderFlags, "host": d.Host, "ip": d.IP, "nameserverHost": d.NameserverHost,
+			"nameserverIp": d.NameserverIP, "mailserverHost": d.MailserverHost, "mailserverIp": d.MailserverIP} {
+			have[f] = v
+		}
+		for _, n := range d.AnswersCnt {
+			have["answersCnt"] = append(have["answersCnt"], fmt.Sprint(n))
+		}
+		if a := d.Answers; a != nil {
+			for f, v := range map[string][]string{"name": a.Name, "type": a.Type, "class": a.Class, "ip": a.IP, "cname": a.CNAME,
+				"nameserver": a.Nameserver, "mx": a.MX, "txt": a.TXT, "https": a.HTTPS} {
+				have["answers."+f] = v
+			}
+			for _, n := range a.TTL {
+				have["answers.ttl"] = append(have["answers.ttl"], fmt.Sprint(n))
+			}
+			for _, n := range a.Priority {
+				have["answers.priority"] = append(have["answers.priority"], fmt.Sprint(n))
+			}
+		}
+	}
+	norm := func(f string, v []string) []string {
+		out := make([]string, 0, len(v))
+		for _, x := range v {
+			if ip, err := netip.ParseAddr(x); err == nil && strings.HasSuffix(strings.ToLower(f), "ip") {
+				x = ip.Unmap().String()
+			}
+			out = append(out, x)
+		}
+		slices.Sort(out)
+		if !strings.HasPrefix(f, "answers") {
+			out = slices.Compact(out)
+		}
+		if f == "answersCnt" {
+			out = slices.Clone(v)
+			slices.Sort(out)
+		}
+		if len(out) == 0 {
+			return nil
+		}
+		return out
+	}
+	for _, f := range append(slices.Clone(dnsCompared), prefixed("answers.", dnsAnswerCompared)...) {
+		w, h := norm(f, want[f]), norm(f, have[f])
+		if w == nil && h == nil {
+			continue
+		}
+		cmp("dns."+f, w, h)
+	}
+}
+
+func prefixed(p string, list []string) []string {
+	out := make([]string, len(list))
+	for i, s := range list {
+		out[i] = p + s
+	}
+	return out
+}
+
+// jsonStrings is a JSON value (a string, a number or a list of them) as
+// strings.
+func jsonStrings(v any) []string {
+	switch x := v.(type) {
+	case nil:
+		return nil
+	case []any:
+		var out []string
+		for _, e := range x {
+			out = append(out, jsonStrings(e)...)
+		}
+		return out
+	case float64:
+		return []string{strconv.FormatFloat(x, 'f', -1, 64)}
+	}
+	return []string{fmt.Sprint(v)}
 }

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/gopacket/gopacket/layers"
 	"github.com/seshatsec/seshat/internal/ingest"
 )
 
@@ -44,6 +45,7 @@ type flow struct {
 	ttls       [2][]uint8
 	vlans      []uint16
 	cid        string
+	dns        *dnsState
 	hasPorts   bool
 	class      int
 	prev, next *flow
@@ -87,6 +89,7 @@ type table struct {
 	emit    func(*Session) error
 	err     error // the first error emit returned
 	stats   *Stats
+	dns     layers.DNS // reused for every DNS message
 }
 
 func newTable(cfg Config, stats *Stats, emit func(*Session) error) *table {
@@ -185,6 +188,9 @@ func (t *table) add(p *packet) {
 	}
 	if p.proto == 6 && !p.fragment {
 		t.tcp(f, p, dir)
+	}
+	if (p.proto == 17 || p.proto == 6) && ports && len(p.payload) > 0 && isDNSPort(sport, dport) {
+		t.dnsPayload(f, p.proto, p.payload)
 	}
 }
 
@@ -364,6 +370,10 @@ func (t *table) session(f *flow) *Session {
 		s.Network.VLAN = v
 	}
 	s.Protocol = []string{tr}
+	if f.dns != nil {
+		s.Protocol = []string{"dns", tr}
+		s.DNS = f.dns.doc()
+	}
 	if f.key.proto == 6 {
 		fl := f.flags
 		s.TCPFlags = &fl

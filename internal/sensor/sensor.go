@@ -3,6 +3,8 @@
 // network and transport layers with gopacket, and keeps a bounded flow table
 // that emits one Session per flow when the flow ends (FIN both ways or RST,
 // an idle timeout measured in packet time, eviction, or the end of input).
+// DNS messages on port 53 or 5353 (UDP, and TCP when a message is whole in
+// one segment) fill the session's dns fields (dns.go).
 //
 // Sessions are emitted as session documents (Session) with the registry's
 // canonical field names rather than as store rows: the same value can be

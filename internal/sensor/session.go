@@ -19,6 +19,7 @@ type Session struct {
 	SrcTTL       []int     `json:"srcTTL,omitempty"`
 	DstTTL       []int     `json:"dstTTL,omitempty"`
 	Node         string    `json:"node,omitempty"`
+	DNS          *DNS      `json:"dns,omitempty"`
 }
 
 // Endpoint is one side of a session. Port is nil for protocols without
