@@ -1,7 +1,10 @@
 // Package detect finds threats in sessions as they are stored: it matches
 // them against threat-intelligence feeds (intel.go), sets the session's
 // triage fields (threats, classification, risk.score, severity) and raises
-// alerts. It wraps the store (Store), so that every ingest path — native
+// alerts. Heuristics run alongside: port_scan (portscan.go) flags a source
+// reaching 25 distinct ports of one host, 25 distinct hosts on one port or
+// 25 distinct hosts by ICMP within 60 s of session time (PortScanConfig
+// changes these), with state per tenant capped at 100 000 sources. It wraps the store (Store), so that every ingest path — native
 // uploads, AlphaSOC events, imports — gets detection without knowing.
 package detect
 
@@ -28,6 +31,8 @@ import (
 type Config struct {
 	// Intel lists feed files or folders (walked recursively).
 	Intel []string
+	// PortScan sets the port_scan heuristic (portscan.go), on by default.
+	PortScan PortScanConfig
 }
 
 // Detector matches rows against the loaded intel. The index is swapped
@@ -41,6 +46,8 @@ type Detector struct {
 	threats, class, risk, severity                         int
 
 	parsers sync.Pool // *fastjson.Parser
+
+	scan *portScanner // nil when disabled
 }
 
 // attrKinds are the attribute fields matched, with the kind of indicator
@@ -69,6 +76,9 @@ func New(cfg Config, reg *model.Registry, log *slog.Logger) (*Detector, error) {
 			return nil, fmt.Errorf("cannot make the detector: the registry has no column %q", c.name)
 		}
 		*c.dst = f.ColumnIndex()
+	}
+	if !cfg.PortScan.Disabled {
+		d.scan = newPortScanner(cfg.PortScan)
 	}
 	if err := d.Reload(); err != nil {
 		return nil, err
@@ -99,8 +109,18 @@ func (d *Detector) SetIndex(ix *Index) { d.idx.Store(ix) }
 func (d *Detector) Index() *Index { return d.idx.Load() }
 
 // Detect matches rows, sets the triage columns of those that match and
-// returns one alert per matching row (without Seq).
+// returns one alert per matching row (without Seq), then runs the
+// heuristics (port_scan: one alert per scanning source and window).
 func (d *Detector) Detect(rows []store.Row) []store.Alert {
+	alerts := d.matchIntel(rows)
+	if d.scan != nil {
+		alerts = d.scanRows(rows, alerts)
+	}
+	return alerts
+}
+
+// matchIntel matches rows against the intel index.
+func (d *Detector) matchIntel(rows []store.Row) []store.Alert {
 	ix := d.idx.Load()
 	if ix.Len() == 0 {
 		return nil

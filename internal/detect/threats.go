@@ -94,6 +94,9 @@ var flags = []Flag{
 	{ID: "intel_ja3", Title: "A JA3/JA3S fingerprint matched a threat-intelligence feed", Type: "intel"},
 	{ID: "intel_ja4", Title: "A JA4 fingerprint matched a threat-intelligence feed", Type: "intel"},
 	{ID: "intel_user_agent", Title: "A user agent matched a threat-intelligence feed", Type: "intel"},
+	{ID: flagVertical, Title: "One source reached many ports of one host", Type: "heuristic"},
+	{ID: flagHorizontal, Title: "One source reached one port of many hosts", Type: "heuristic"},
+	{ID: flagICMPSweep, Title: "One source reached many hosts by ICMP", Type: "heuristic"},
 }
 
 // Flags is the flag inventory.
