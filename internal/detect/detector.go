@@ -4,7 +4,7 @@
 // alerts. Heuristics run alongside: port_scan (portscan.go) flags a source
 // reaching 25 distinct ports of one host, 25 distinct hosts on one port or
 // 25 distinct hosts by ICMP within 60 s of session time (PortScanConfig
-// changes these), with state per tenant capped at 100 000 sources. It wraps the store (Store), so that every ingest path — native
+// changes these), with state per tenant capped at 50 000 sources and forgotten after a window of inactivity. It wraps the store (Store), so that every ingest path — native
 // uploads, AlphaSOC events, imports — gets detection without knowing.
 package detect
 

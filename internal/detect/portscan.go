@@ -5,9 +5,10 @@ package detect
 // (horizontal scan) and distinct hosts reached by ICMP (sweep), counted in
 // a sliding window of session time (firstPacket). Defaults
 // (PortScanConfig's zero values): 25 distinct ports, 25 distinct hosts or
-// 25 distinct ICMP hosts within 60 s; at most 100 000 sources tracked per
-// tenant (the least recently seen is forgotten first) and 1 024 distinct
-// values per source, each set holding no more than its threshold.
+// 25 distinct ICMP hosts within 60 s; at most 50 000 sources tracked per
+// tenant (the least recently seen is forgotten first, and any source idle
+// for a window of session time) and 256 distinct values per source, each
+// set holding no more than its threshold.
 
 import (
 	"cmp"
@@ -39,10 +40,10 @@ type PortScanConfig struct {
 	// (default 25).
 	ICMPHosts int
 	// MaxSources caps the source addresses tracked per tenant (default
-	// 100 000); past it the least recently seen is forgotten.
+	// 50 000); past it the least recently seen is forgotten.
 	MaxSources int
 	// MaxValues caps the distinct values tracked per source over all its
-	// hosts and ports (default 1 024); past it stale values are pruned,
+	// hosts and ports (default 256); past it stale values are pruned,
 	// then the least recently used hosts and ports are forgotten.
 	MaxValues int
 }
@@ -61,10 +62,10 @@ func (c PortScanConfig) withDefaults() PortScanConfig {
 		c.ICMPHosts = 25
 	}
 	if c.MaxSources <= 0 {
-		c.MaxSources = 100_000
+		c.MaxSources = 50_000
 	}
 	if c.MaxValues <= 0 {
-		c.MaxValues = 1024
+		c.MaxValues = 256
 	}
 	c.MaxValues = max(c.MaxValues, 2*max(c.Ports, c.Hosts, c.ICMPHosts))
 	return c
@@ -149,11 +150,15 @@ type scanSource struct {
 
 	alerted              bool
 	alertFrom, alertTill int64 // the window of the last alert
+	seen                 int64 // latest session time of this source
 }
 
 type scanTenant struct {
 	srcs       map[netip.Addr]*scanSource
 	head, tail *scanSource
+	// latest is the latest session time seen; swept when state older
+	// than a window before it was last forgotten.
+	latest, swept int64
 }
 
 // portScanner keeps the per-tenant state; one lock, held for a batch.
@@ -254,6 +259,10 @@ func (d *Detector) scanRows(rows []store.Row, alerts []store.Alert) []store.Aler
 			continue
 		}
 		s := p.source(r.Tenant, src)
+		s.seen = max(s.seen, t)
+		if tn := p.tenants[r.Tenant]; t > tn.latest {
+			tn.latest = t
+		}
 		from := t - p.window
 		var (
 			kind  string
@@ -306,7 +315,43 @@ func (d *Detector) scanRows(rows []store.Row, alerts []store.Alert) []store.Aler
 		s.alerted, s.alertFrom, s.alertTill = true, t, t+p.window
 		alerts = append(alerts, d.scanAlert(r, kind, src, dst, count, first, t))
 	}
+	p.expire()
 	return alerts
+}
+
+// expire forgets sources, and sets within sources, that saw nothing in the
+// window before their tenant's latest session time: no scan can still be
+// under way there, and keeping them would grow memory with every host pair
+// ever seen (gigabytes for a busy network). It runs at most once per window
+// of session time. Sessions arriving much later than that are judged
+// without the forgotten state.
+func (p *portScanner) expire() {
+	for _, tn := range p.tenants {
+		if tn.latest-tn.swept < p.window {
+			continue
+		}
+		tn.swept = tn.latest
+		horizon := tn.latest - p.window
+		for addr, s := range tn.srcs {
+			if s.seen < horizon {
+				tn.unlink(s)
+				delete(tn.srcs, addr)
+				continue
+			}
+			for k, v := range s.vert {
+				if v.last < horizon {
+					s.n -= len(v.vals)
+					delete(s.vert, k)
+				}
+			}
+			for k, h := range s.horiz {
+				if h.last < horizon {
+					s.n -= len(h.vals)
+					delete(s.horiz, k)
+				}
+			}
+		}
+	}
 }
 
 // shrink brings a source's values under the cap: values older than from
