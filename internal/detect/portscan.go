@@ -157,8 +157,10 @@ type scanTenant struct {
 	srcs       map[netip.Addr]*scanSource
 	head, tail *scanSource
 	// latest is the latest session time seen; swept when state older
-	// than a window before it was last forgotten.
+	// than a window before it was last forgotten; rows counts the rows
+	// since then.
 	latest, swept int64
+	rows          int
 }
 
 // portScanner keeps the per-tenant state; one lock, held for a batch.
@@ -260,7 +262,9 @@ func (d *Detector) scanRows(rows []store.Row, alerts []store.Alert) []store.Aler
 		}
 		s := p.source(r.Tenant, src)
 		s.seen = max(s.seen, t)
-		if tn := p.tenants[r.Tenant]; t > tn.latest {
+		tn := p.tenants[r.Tenant]
+		tn.rows++
+		if t > tn.latest {
 			tn.latest = t
 		}
 		from := t - p.window
@@ -319,18 +323,23 @@ func (d *Detector) scanRows(rows []store.Row, alerts []store.Alert) []store.Aler
 	return alerts
 }
 
+// sweepRows bounds the rows between two sweeps of a tenant's state.
+const sweepRows = 100_000
+
 // expire forgets sources, and sets within sources, that saw nothing in the
 // window before their tenant's latest session time: no scan can still be
 // under way there, and keeping them would grow memory with every host pair
 // ever seen (gigabytes for a busy network). It runs at most once per window
-// of session time. Sessions arriving much later than that are judged
-// without the forgotten state.
+// of session time, or every sweepRows rows (sessions older than the
+// latest, from a backfill, would otherwise pile up until the cap). Sessions
+// arriving much later than their window are judged without the forgotten
+// state.
 func (p *portScanner) expire() {
 	for _, tn := range p.tenants {
-		if tn.latest-tn.swept < p.window {
+		if tn.latest-tn.swept < p.window && tn.rows < sweepRows {
 			continue
 		}
-		tn.swept = tn.latest
+		tn.swept, tn.rows = tn.latest, 0
 		horizon := tn.latest - p.window
 		for addr, s := range tn.srcs {
 			if s.seen < horizon {
