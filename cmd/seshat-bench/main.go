@@ -45,7 +45,7 @@ func main() {
 		copyRows = flag.Int("copy-rows", 1_000_000, "documents for the DuckDB COPY comparison (0 skips it)")
 		keep     = flag.String("data", "", "data folder to use (a fresh temporary one when empty)")
 		skipLoad = flag.Bool("skip-upload", false, "only run the queries against an existing -data folder")
-		memLimit = flag.String("memory-limit", "1GB", "DuckDB memory_limit for the server")
+		memLimit = flag.String("memory-limit", "768MB", "DuckDB memory_limit for the server")
 	)
 	flag.Parse()
 	if err := run(*binary, *total, *clients, *perBody, *queries, *copyRows, *keep, *skipLoad, *memLimit); err != nil {

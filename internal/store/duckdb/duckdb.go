@@ -41,7 +41,7 @@ type Config struct {
 
 // DefaultConfig is the engine's configuration when nothing is set.
 func DefaultConfig() Config {
-	return Config{MemoryLimit: "1GB", Threads: 0, MaxBatchRows: 200_000, QueueBatches: 64}
+	return Config{MemoryLimit: "768MB", Threads: 0, MaxBatchRows: 200_000, QueueBatches: 64}
 }
 
 // DB is the DuckDB store.
