@@ -57,7 +57,7 @@ func TestMain(m *testing.M) {
 func seshatBinary(t *testing.T) string {
 	t.Helper()
 	if testing.Short() {
-		t.Skip("builds and runs the seshat binary (a cgo link of DuckDB); skipped in -short mode")
+		t.Skip("builds and runs the seshat binary (a cgo link of DuckDB); runs without -short (testing.Short)")
 	}
 	buildOnce.Do(func() {
 		goBin, err := exec.LookPath("go")

@@ -303,7 +303,7 @@ func writeConnLog(t testing.TB, path string, n, bad int) int64 {
 
 func TestImportLargeZeekTSVInChunks(t *testing.T) {
 	if testing.Short() {
-		t.Skip("imports 200 000 records")
+		t.Skip("imports 200 000 records; runs without -short (testing.Short)")
 	}
 	base := inProcessServer(t)
 	dir := t.TempDir()

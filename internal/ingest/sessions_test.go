@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/seshatsec/seshat/internal/ingest/ingesttest"
 	"github.com/seshatsec/seshat/internal/model"
 	"github.com/seshatsec/seshat/internal/store"
 )
@@ -102,35 +103,8 @@ func checkInvariants(t testing.TB, body string, out decoded) {
 			t.Errorf("row %s: attributes are not valid JSON: %s", r.ID, r.Attrs)
 		}
 		for i, f := range model.Default.Columns() {
-			checkColType(t, r.ID, f, r.Cols[i])
+			ingesttest.CheckColType(t, r.ID, f, r.Cols[i])
 		}
-	}
-}
-
-func checkColType(t testing.TB, id string, f *model.Field, v any) {
-	t.Helper()
-	if v == nil {
-		return
-	}
-	ok := false
-	switch f.Type {
-	case model.TypeString:
-		_, ok = v.(string)
-	case model.TypeInt, model.TypeTime:
-		var n int64
-		n, ok = v.(int64)
-		if ok && f.Bounded() && (n < f.Min || n > f.Max) {
-			t.Errorf("row %s: %s = %d outside %d-%d", id, f.Name, n, f.Min, f.Max)
-		}
-	case model.TypeIP:
-		var a netip.Addr
-		a, ok = v.(netip.Addr)
-		ok = ok && a.IsValid() && a.Zone() == "" && !a.Is4In6()
-	case model.TypeStrings:
-		_, ok = v.([]string)
-	}
-	if !ok {
-		t.Errorf("row %s: column %s (%s) holds %T %v", id, f.Name, f.Type, v, v)
 	}
 }
 

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -18,6 +17,7 @@ import (
 	"github.com/klauspost/compress/gzip"
 
 	"github.com/seshatsec/seshat/internal/ingest"
+	"github.com/seshatsec/seshat/internal/ingest/ingesttest"
 	"github.com/seshatsec/seshat/internal/model"
 	"github.com/seshatsec/seshat/internal/store"
 )
@@ -101,7 +101,7 @@ func checkInvariants(t testing.TB, out decoded) {
 			t.Errorf("row %s: lastPacket %v before firstPacket %d", r.ID, r.Cols[last.ColumnIndex()], f)
 		}
 		for i, fl := range cols {
-			checkColType(t, r.ID, fl, r.Cols[i])
+			ingesttest.CheckColType(t, r.ID, fl, r.Cols[i])
 		}
 		if r.Attrs != nil && !json.Valid(r.Attrs) {
 			t.Errorf("row %s: attributes are not valid JSON: %s", r.ID, r.Attrs)
@@ -115,57 +115,6 @@ func checkInvariants(t testing.TB, out decoded) {
 			t.Errorf("alert does not marshal: %v", err)
 		}
 	}
-}
-
-func checkColType(t testing.TB, id string, f *model.Field, v any) {
-	t.Helper()
-	if v == nil {
-		return
-	}
-	ok := false
-	switch f.Type {
-	case model.TypeString:
-		_, ok = v.(string)
-	case model.TypeInt, model.TypeTime:
-		var n int64
-		n, ok = v.(int64)
-		if ok && f.Bounded() && (n < f.Min || n > f.Max) {
-			t.Errorf("row %s: %s = %d outside %d-%d", id, f.Name, n, f.Min, f.Max)
-		}
-	case model.TypeIP:
-		var a netip.Addr
-		a, ok = v.(netip.Addr)
-		ok = ok && a.IsValid() && a.Zone() == "" && !a.Is4In6()
-	case model.TypeStrings:
-		_, ok = v.([]string)
-	}
-	if !ok {
-		t.Errorf("row %s: column %s (%s) holds %T %v", id, f.Name, f.Type, v, v)
-	}
-}
-
-// rowFields is a row as field name -> value, in JSON's types.
-func rowFields(t testing.TB, r store.Row) map[string]any {
-	t.Helper()
-	m := map[string]any{}
-	for i, f := range model.Default.Columns() {
-		if v := r.Cols[i]; v != nil {
-			if a, ok := v.(netip.Addr); ok {
-				v = a.String()
-			}
-			m[f.Name] = v
-		}
-	}
-	if r.Attrs != nil {
-		var attrs map[string]any
-		if err := json.Unmarshal(r.Attrs, &attrs); err != nil {
-			t.Fatalf("attributes %s: %v", r.Attrs, err)
-		}
-		for k, v := range attrs {
-			m[k] = v
-		}
-	}
-	return jsonRoundTrip(t, m)
 }
 
 func jsonRoundTrip(t testing.TB, v any) map[string]any {
@@ -249,7 +198,7 @@ func TestGolden(t *testing.T) {
 				}
 				if *dump && !gz {
 					for _, r := range out.rows {
-						b, _ := json.MarshalIndent(rowFields(t, r), "", "  ")
+						b, _ := json.MarshalIndent(ingesttest.RowFields(t, r), "", "  ")
 						fmt.Printf("%s row:\n%s\n", name, b)
 					}
 					for _, a := range out.alerts {
@@ -261,7 +210,7 @@ func TestGolden(t *testing.T) {
 					t.Fatalf("%d rows and %d alerts, want %d and %d", len(out.rows), len(out.alerts), len(want.Rows), len(want.Alerts))
 				}
 				for i, r := range out.rows {
-					if d := cmp.Diff(want.Rows[i], project(want.Rows[i], rowFields(t, r))); d != "" {
+					if d := cmp.Diff(want.Rows[i], project(want.Rows[i], ingesttest.RowFields(t, r))); d != "" {
 						t.Errorf("row %d (-want +got):\n%s", i, d)
 					}
 				}
@@ -287,14 +236,14 @@ func TestAlertLinksToItsFlow(t *testing.T) {
 	a := out.alerts[1] // the DNS alert, on the second flow
 	var linked []store.Row
 	for _, r := range out.rows {
-		if rowFields(t, r)["eve.flow_id"] == float64(a.FlowID) {
+		if ingesttest.RowFields(t, r)["eve.flow_id"] == float64(a.FlowID) {
 			linked = append(linked, r)
 		}
 	}
 	if len(linked) != 1 {
 		t.Fatalf("alert on flow %d: %d sessions carry that flow id", a.FlowID, len(linked))
 	}
-	if got := rowFields(t, linked[0]); got["eve.flow_alerted"] != true || got["destination.port"] != float64(53) {
+	if got := ingesttest.RowFields(t, linked[0]); got["eve.flow_alerted"] != true || got["destination.port"] != float64(53) {
 		t.Errorf("linked session %v", got)
 	}
 }
@@ -361,7 +310,7 @@ func TestOddHTTPStatusIsKept(t *testing.T) {
 	if len(out.rows) != 1 {
 		t.Fatalf("rows %d: %+v", len(out.rows), out.res.Errors)
 	}
-	got := rowFields(t, out.rows[0])
+	got := ingesttest.RowFields(t, out.rows[0])
 	if got["eve.http.status"] != float64(999) || got["http.statuscode"] != nil || got["http.host"] == nil {
 		t.Errorf("row %v", got)
 	}

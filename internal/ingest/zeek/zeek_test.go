@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -21,6 +20,7 @@ import (
 	"github.com/klauspost/compress/gzip"
 
 	"github.com/seshatsec/seshat/internal/ingest"
+	"github.com/seshatsec/seshat/internal/ingest/ingesttest"
 	"github.com/seshatsec/seshat/internal/model"
 	"github.com/seshatsec/seshat/internal/store"
 )
@@ -96,75 +96,12 @@ func checkInvariants(t testing.TB, out decoded) {
 			t.Errorf("row %s: lastPacket %v before firstPacket %d", r.ID, r.Cols[3], first)
 		}
 		for i, f := range cols {
-			checkColType(t, r.ID, f, r.Cols[i])
+			ingesttest.CheckColType(t, r.ID, f, r.Cols[i])
 		}
 		if r.Attrs != nil && !json.Valid(r.Attrs) {
 			t.Errorf("row %s: attributes are not valid JSON: %s", r.ID, r.Attrs)
 		}
 	}
-}
-
-func checkColType(t testing.TB, id string, f *model.Field, v any) {
-	t.Helper()
-	if v == nil {
-		return
-	}
-	ok := false
-	switch f.Type {
-	case model.TypeString:
-		_, ok = v.(string)
-	case model.TypeInt, model.TypeTime:
-		var n int64
-		n, ok = v.(int64)
-		if ok && f.Bounded() && (n < f.Min || n > f.Max) {
-			t.Errorf("row %s: %s = %d outside %d-%d", id, f.Name, n, f.Min, f.Max)
-		}
-	case model.TypeIP:
-		var a netip.Addr
-		a, ok = v.(netip.Addr)
-		ok = ok && a.IsValid() && a.Zone() == "" && !a.Is4In6()
-	case model.TypeStrings:
-		_, ok = v.([]string)
-	}
-	if !ok {
-		t.Errorf("row %s: column %s (%s) holds %T %v", id, f.Name, f.Type, v, v)
-	}
-}
-
-// rowFields is a row as field name -> value, in JSON's types (numbers are
-// float64), so it compares with values read from expected.json.
-func rowFields(t testing.TB, r store.Row) map[string]any {
-	t.Helper()
-	m := map[string]any{}
-	for i, f := range model.Default.Columns() {
-		if v := r.Cols[i]; v != nil {
-			if a, ok := v.(netip.Addr); ok {
-				v = a.String()
-			}
-			m[f.Name] = v
-		}
-	}
-	if r.Attrs != nil {
-		var attrs map[string]any
-		if err := json.Unmarshal(r.Attrs, &attrs); err != nil {
-			t.Fatalf("attributes %s: %v", r.Attrs, err)
-		}
-		for k, v := range attrs {
-			if _, dup := m[k]; dup {
-				t.Errorf("field %s is both a column and an attribute", k)
-			}
-			m[k] = v
-		}
-	}
-	b, err := json.Marshal(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]any{}
-	if err := json.Unmarshal(b, &out); err != nil {
-		t.Fatal(err)
-	}
-	return out
 }
 
 // golden is a fixture's expected.json: the result, and for each row the
@@ -230,7 +167,7 @@ func TestGolden(t *testing.T) {
 				}
 				if *dump {
 					for _, r := range out.rows {
-						b, _ := json.MarshalIndent(rowFields(t, r), "", "  ")
+						b, _ := json.MarshalIndent(ingesttest.RowFields(t, r), "", "  ")
 						fmt.Printf("%s:\n%s\n", name, b)
 					}
 				}
@@ -238,7 +175,7 @@ func TestGolden(t *testing.T) {
 					t.Fatalf("%d rows, want %d", len(out.rows), len(want.Rows))
 				}
 				for i, r := range out.rows {
-					got := rowFields(t, r)
+					got := ingesttest.RowFields(t, r)
 					sel := map[string]any{}
 					for k := range want.Rows[i] {
 						sel[k] = got[k]
@@ -254,7 +191,7 @@ func TestGolden(t *testing.T) {
 		if len(byFormat) == 3 {
 			for f := 1; f < 3; f++ {
 				for i := range byFormat[0] {
-					a, b := rowFields(t, byFormat[0][i]), rowFields(t, byFormat[f][i])
+					a, b := ingesttest.RowFields(t, byFormat[0][i]), ingesttest.RowFields(t, byFormat[f][i])
 					delete(a, "id")
 					delete(b, "id")
 					if d := cmp.Diff(a, b); d != "" {
@@ -458,7 +395,7 @@ func TestUnknownColumnsKeepTheirTypes(t *testing.T) {
 	if len(out.rows) != 1 {
 		t.Fatalf("rows %d, errors %+v", len(out.rows), out.res.Errors)
 	}
-	got := rowFields(t, out.rows[0])
+	got := ingesttest.RowFields(t, out.rows[0])
 	want := map[string]any{"zeek.conn.my_score": 0.75, "zeek.conn.my_tags": []any{"a", "b,c"}, "zeek.conn.my_ports": []any{80.0, 443.0}}
 	for k, v := range want {
 		if d := cmp.Diff(v, got[k]); d != "" {
@@ -596,7 +533,7 @@ func TestRowsOwnTheirStrings(t *testing.T) {
 			t.Fatalf("%s: %d rows, want %d", name, len(got), len(want))
 		}
 		for i := range got {
-			a, b := rowFields(t, want[i]), rowFields(t, got[i])
+			a, b := ingesttest.RowFields(t, want[i]), ingesttest.RowFields(t, got[i])
 			delete(a, "id")
 			delete(b, "id")
 			if d := cmp.Diff(a, b); d != "" {
